@@ -1,0 +1,9 @@
+import { defineConfig } from "drizzle-kit";
+
+// `npm run db:generate` only diffs schema.ts against the committed snapshots: no database needed.
+// Migrations are applied by scripts/db/migrate.ts over the Neon HTTP driver (see README).
+export default defineConfig({
+  dialect: "postgresql",
+  schema: "./drizzle/schema.ts",
+  out: "./drizzle",
+});

@@ -1,0 +1,101 @@
+import { sql } from "drizzle-orm";
+import {
+  boolean,
+  check,
+  index,
+  integer,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+
+const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+/** One row per Clerk user. Personal fields are erased (not the row) on `user.deleted`. */
+export const users = pgTable("users", {
+  id: integer("id").primaryKey().generatedAlwaysAsIdentity(),
+  clerkId: text("clerk_id").notNull().unique(),
+  email: text("email"),
+  emailVerified: boolean("email_verified"),
+  firstName: text("first_name"),
+  lastName: text("last_name"),
+  username: text("username"),
+  imageUrl: text("image_url"),
+  clerkCreatedAt: tstz("clerk_created_at"),
+  // The order-safety guard: an event only writes when its data.updated_at is newer than this.
+  clerkUpdatedAt: tstz("clerk_updated_at"),
+  deletedAt: tstz("deleted_at"),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+  updatedAt: tstz("updated_at").notNull().defaultNow(),
+});
+
+/** Mentee profiles, owned by the app; they may exist before their person signs up. */
+export const mentorados = pgTable(
+  "mentorados",
+  {
+    id: integer("id").primaryKey().generatedAlwaysAsIdentity(),
+    userId: integer("user_id")
+      .unique()
+      .references(() => users.id, { onDelete: "set null" }),
+    nomeCompleto: text("nome_completo").notNull(),
+    email: text("email").notNull(),
+    turma: text("turma").notNull(),
+    origem: text("origem", { enum: ["pre_registered", "clerk_signup"] })
+      .notNull()
+      .default("pre_registered"),
+    createdAt: tstz("created_at").notNull().defaultNow(),
+    updatedAt: tstz("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    // The sync's INSERT ... ON CONFLICT ((lower(email))) infers this exact expression index.
+    uniqueIndex("mentorados_email_lower_key").on(sql`lower(${t.email})`),
+    check("mentorados_origem_check", sql`${t.origem} in ('pre_registered', 'clerk_signup')`),
+  ],
+);
+
+/** Ledger of Svix deliveries: audit, duplicate detection and the batch's state machine. No payloads. */
+export const clerkWebhookEvents = pgTable(
+  "clerk_webhook_events",
+  {
+    svixId: text("svix_id").primaryKey(),
+    type: text("type").notNull(),
+    clerkUserId: text("clerk_user_id"),
+    outcome: text("outcome").notNull(),
+    eventTimestamp: tstz("event_timestamp"),
+    receivedAt: tstz("received_at").notNull().defaultNow(),
+  },
+  (t) => [index("clerk_webhook_events_clerk_user_id_idx").on(t.clerkUserId)],
+);
+
+/** Side effects to perform once, written in the same transaction as the change that causes them. */
+export const emailOutbox = pgTable(
+  "email_outbox",
+  {
+    id: integer("id").primaryKey().generatedAlwaysAsIdentity(),
+    kind: text("kind", { enum: ["welcome"] }).notNull(),
+    mentoradoId: integer("mentorado_id")
+      .notNull()
+      .references(() => mentorados.id, { onDelete: "cascade" }),
+    status: text("status", { enum: ["pending", "sent", "dead"] })
+      .notNull()
+      .default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: tstz("next_attempt_at").notNull().defaultNow(),
+    // A claim is a lease: a dispatcher that dies mid-send frees the row when the lease runs out.
+    lockedUntil: tstz("locked_until"),
+    lastError: text("last_error"),
+    sentAt: tstz("sent_at"),
+    createdAt: tstz("created_at").notNull().defaultNow(),
+    updatedAt: tstz("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    unique("email_outbox_kind_mentorado_id_key").on(t.kind, t.mentoradoId),
+    index("email_outbox_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+  ],
+);
+
+export type User = typeof users.$inferSelect;
+export type Mentorado = typeof mentorados.$inferSelect;
+export type OutboxRow = typeof emailOutbox.$inferSelect;
