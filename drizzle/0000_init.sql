@@ -56,4 +56,4 @@ ALTER TABLE "email_outbox" ADD CONSTRAINT "email_outbox_mentorado_id_mentorados_
 ALTER TABLE "mentorados" ADD CONSTRAINT "mentorados_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "clerk_webhook_events_clerk_user_id_idx" ON "clerk_webhook_events" USING btree ("clerk_user_id");--> statement-breakpoint
 CREATE INDEX "email_outbox_due_idx" ON "email_outbox" USING btree ("next_attempt_at") WHERE "email_outbox"."status" = 'pending';--> statement-breakpoint
-CREATE UNIQUE INDEX "mentorados_email_lower_key" ON "mentorados" USING btree (lower("email"));
+CREATE UNIQUE INDEX "mentorados_email_lower_key" ON "mentorados" USING btree (lower(btrim("email")));

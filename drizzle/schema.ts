@@ -49,8 +49,10 @@ export const mentorados = pgTable(
     updatedAt: tstz("updated_at").notNull().defaultNow(),
   },
   (t) => [
-    // The sync's INSERT ... ON CONFLICT ((lower(email))) infers this exact expression index.
-    uniqueIndex("mentorados_email_lower_key").on(sql`lower(${t.email})`),
+    // One profile per email, whatever its case or surrounding spaces (an app-entered " Ana@X.com "
+    // is the same person as Clerk's "ana@x.com"). The sync's INSERT ... ON CONFLICT
+    // ((lower(btrim(email)))) infers this exact expression index.
+    uniqueIndex("mentorados_email_lower_key").on(sql`lower(btrim(${t.email}))`),
     check("mentorados_origem_check", sql`${t.origem} in ('pre_registered', 'clerk_signup')`),
   ],
 );

@@ -1,0 +1,32 @@
+// One structured JSON line per event. Only fields of this closed set are written, and the
+// free-text ones are checked against a strict pattern first: a header from an unsigned request
+// may carry anything, including an email address.
+export interface LogFields {
+  event: string;
+  level?: "info" | "warn" | "error";
+  svix_id?: string | undefined;
+  type?: string | undefined;
+  outcome?: string | undefined;
+  status?: number | undefined;
+  ms?: number | undefined;
+  sql_round_trips?: number | undefined;
+  error?: string | undefined;
+  sqlstate?: string | undefined;
+  constraint?: string | undefined;
+  variables?: string[] | undefined;
+  [counter: `n_${string}`]: number | undefined;
+}
+
+const SAFE_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
+
+/** A value from outside, kept only when it looks like an identifier (svix id, event type). */
+export function safeId(value: string | null | undefined): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  return SAFE_ID.test(value) && !value.includes("@") ? value : "(redacted)";
+}
+
+export function log(fields: LogFields): void {
+  const line = JSON.stringify({ level: "info", ...fields });
+  if (fields.level === "error") console.error(line);
+  else console.log(line);
+}

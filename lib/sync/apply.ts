@@ -1,0 +1,133 @@
+// Runs the statements of lib/sync/statements.ts as ONE batch per call: one Neon HTTP request, one
+// transaction. No decision is taken in JavaScript between statements.
+
+import type { ClerkUser } from "../clerk/schemas.js";
+import { displayName, primaryEmail, turmaFor } from "../clerk/user.js";
+import type { Db } from "../db.js";
+import {
+  claimMentorados,
+  type DeletionRecord,
+  deleteUser,
+  insertDeletionLedger,
+  insertLedger,
+  type UserRecord,
+  upsertUsers,
+} from "./statements.js";
+
+export const OUTCOMES = [
+  "created",
+  "linked",
+  "conflict",
+  "applied",
+  "stale",
+  "deleted",
+  "duplicate",
+  "ignored",
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export interface Delivery {
+  svixId: string;
+  type: string;
+  /** svix-timestamp header, seconds since epoch (null for backfills). */
+  timestampSeconds: number | null;
+}
+
+export interface Applied<T> {
+  result: T;
+  /** SQL HTTP requests made: 1, more only when a serialization failure was retried. */
+  roundTrips: number;
+}
+
+/** A Clerk user -> the facts the SQL needs. Pure: no I/O. */
+export function toUserRecord(
+  user: ClerkUser,
+  delivery: Delivery,
+  defaultTurma: string,
+): UserRecord {
+  const { email, verified } = primaryEmail(user);
+  return {
+    svix_id: delivery.svixId,
+    type: delivery.type,
+    clerk_id: user.id,
+    email,
+    email_verified: email !== null && verified,
+    first_name: user.first_name,
+    last_name: user.last_name,
+    username: user.username,
+    image_url: user.image_url,
+    clerk_created_at: new Date(user.created_at).toISOString(),
+    clerk_updated_at: new Date(user.updated_at).toISOString(),
+    nome_completo: displayName(user, email),
+    turma: turmaFor(user, defaultTurma),
+    event_timestamp:
+      delivery.timestampSeconds === null
+        ? null
+        : new Date(delivery.timestampSeconds * 1000).toISOString(),
+  };
+}
+
+const RETRYABLE_SQLSTATES = new Set(["40001", "40P01"]);
+const MAX_ATTEMPTS = 3;
+
+function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** Serialization failures and deadlocks roll the whole batch back: retrying it is safe. */
+async function withRetry<T>(run: () => Promise<T>): Promise<Applied<T>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { result: await run(), roundTrips: attempt };
+    } catch (err) {
+      const code = sqlState(err);
+      if (attempt >= MAX_ATTEMPTS || !code || !RETRYABLE_SQLSTATES.has(code)) {
+        throw Object.assign(err as object, { roundTrips: attempt });
+      }
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
+    }
+  }
+}
+
+/**
+ * Applies users (one per delivery id) in one transaction and returns each delivery's outcome.
+ * A user listed twice keeps only its newest version (Postgres cannot upsert a row twice in one
+ * statement); the dropped delivery is reported `stale`.
+ */
+export async function applyUsers(
+  db: Db,
+  records: UserRecord[],
+): Promise<Applied<Map<string, Outcome>>> {
+  const newest = new Map<string, UserRecord>();
+  for (const r of records) {
+    const seen = newest.get(r.clerk_id);
+    if (!seen || seen.clerk_updated_at < r.clerk_updated_at) newest.set(r.clerk_id, r);
+  }
+  const unique = [...newest.values()];
+  const applied = await withRetry(async () => {
+    const [, , settled] = await db.batch([
+      db.execute(insertLedger(unique)),
+      db.execute(upsertUsers(unique)),
+      db.execute<{ svix_id: string; outcome: Outcome }>(claimMentorados(unique)),
+    ]);
+    return settled.rows;
+  });
+  const outcomes = new Map<string, Outcome>();
+  for (const r of records)
+    outcomes.set(r.svix_id, newest.get(r.clerk_id) === r ? "duplicate" : "stale");
+  for (const row of applied.result) outcomes.set(row.svix_id, row.outcome);
+  return { result: outcomes, roundTrips: applied.roundTrips };
+}
+
+/** Applies one user.deleted in one transaction. */
+export async function applyDeletion(db: Db, d: DeletionRecord): Promise<Applied<Outcome>> {
+  const applied = await withRetry(async () => {
+    const [, settled] = await db.batch([
+      db.execute(insertDeletionLedger(d)),
+      db.execute<{ outcome: Outcome }>(deleteUser(d)),
+    ]);
+    return settled.rows[0]?.outcome ?? "duplicate";
+  });
+  return applied;
+}

@@ -1,0 +1,189 @@
+// The rules of DESIGN.md as SQL. A sync is ONE batch (one Neon HTTP request, one READ COMMITTED
+// transaction) whose statements cannot see each other's results in JavaScript, so each statement
+// is gated in SQL on what the earlier ones did, through the delivery's ledger row:
+//
+//   insert ledger row 'pending'  (ON CONFLICT DO NOTHING: a redelivered svix id stays as it was,
+//                                 and a concurrent duplicate waits for the first to commit)
+//   -> upsert users, only while 'pending' and only when data.updated_at is newer   => 'pending_link'
+//                                                                   or nothing written => 'pending_stale'
+//   -> link or create the mentorado, only while 'pending_link'; set the final outcome; RETURNING it.
+//
+// Only this transaction can see a 'pending*' row (it is never committed as such), so a delivery
+// whose id was already recorded changes nothing and returns no row: that is `duplicate`.
+//
+// The statements take a set of users (a jsonb array) so the webhook (one user) and the backfill
+// (a page of users, one synthetic delivery id each) run the very same SQL.
+import { type SQL, sql } from "drizzle-orm";
+
+/** One user to apply: the facts the rules need, already validated and normalised. */
+export interface UserRecord {
+  /** The delivery: the svix-id, or a deterministic id for backfills. */
+  svix_id: string;
+  type: string;
+  clerk_id: string;
+  email: string | null;
+  email_verified: boolean;
+  first_name: string | null;
+  last_name: string | null;
+  username: string | null;
+  image_url: string | null;
+  clerk_created_at: string;
+  clerk_updated_at: string;
+  /** nome_completo and turma for a profile created at sign-up. */
+  nome_completo: string | null;
+  turma: string;
+  /** The svix-timestamp header (seconds since epoch), as an ISO string. */
+  event_timestamp: string | null;
+}
+
+const INPUT_COLUMNS = sql.raw(`svix_id text, type text, clerk_id text, email text,
+  email_verified boolean, first_name text, last_name text, username text, image_url text,
+  clerk_created_at timestamptz, clerk_updated_at timestamptz, nome_completo text, turma text,
+  event_timestamp timestamptz`);
+
+function input(records: UserRecord[]): SQL {
+  return sql`input as (
+    select * from jsonb_to_recordset(${JSON.stringify(records)}::jsonb) as x(${INPUT_COLUMNS})
+  )`;
+}
+
+/** 1. Record the deliveries. An id already in the ledger is left untouched (duplicate). */
+export function insertLedger(records: UserRecord[]): SQL {
+  return sql`with ${input(records)}
+    insert into clerk_webhook_events (svix_id, type, clerk_user_id, outcome, event_timestamp)
+    select svix_id, type, clerk_id, 'pending', event_timestamp from input
+    on conflict (svix_id) do nothing`;
+}
+
+/**
+ * 2. Upsert users by clerk_id. Order-safe: an existing row is only overwritten by strictly newer
+ * data, and never after deletion (deleted_at is terminal; a tombstone blocks a late creation).
+ */
+export function upsertUsers(records: UserRecord[]): SQL {
+  return sql`with ${input(records)},
+    written as (
+      insert into users as u (clerk_id, email, email_verified, first_name, last_name, username,
+        image_url, clerk_created_at, clerk_updated_at)
+      select i.clerk_id, i.email, i.email_verified, i.first_name, i.last_name, i.username,
+        i.image_url, i.clerk_created_at, i.clerk_updated_at
+      from input i
+      join clerk_webhook_events e on e.svix_id = i.svix_id and e.outcome = 'pending'
+      on conflict (clerk_id) do update set
+        email = excluded.email,
+        email_verified = excluded.email_verified,
+        first_name = excluded.first_name,
+        last_name = excluded.last_name,
+        username = excluded.username,
+        image_url = excluded.image_url,
+        clerk_created_at = coalesce(u.clerk_created_at, excluded.clerk_created_at),
+        clerk_updated_at = excluded.clerk_updated_at,
+        updated_at = now()
+      where u.deleted_at is null
+        and (u.clerk_updated_at is null or u.clerk_updated_at < excluded.clerk_updated_at)
+      returning u.clerk_id
+    )
+    update clerk_webhook_events e
+    set outcome = case when w.clerk_id is null then 'pending_stale' else 'pending_link' end
+    from input i left join written w on w.clerk_id = i.clerk_id
+    where e.svix_id = i.svix_id and e.outcome = 'pending'`;
+}
+
+/**
+ * 3. Link or create the mentorado of each user just written that has a verified email and no
+ * mentorado yet, queue its welcome email once, and settle every delivery's outcome.
+ *
+ * One upsert does both: a pre-registered profile with the same email and no user is claimed
+ * (ON CONFLICT DO UPDATE ... WHERE user_id IS NULL: under a concurrent claim Postgres re-checks
+ * that condition on the newest row version, so only one user ever wins); otherwise a new profile
+ * is inserted. A profile already linked to someone else is left alone: `conflict`.
+ */
+export function claimMentorados(records: UserRecord[]): SQL {
+  return sql`with ${input(records)},
+    eligible as (
+      select u.id as user_id, u.email, i.nome_completo, i.turma
+      from input i
+      join clerk_webhook_events e on e.svix_id = i.svix_id and e.outcome = 'pending_link'
+      join users u on u.clerk_id = i.clerk_id
+      where u.deleted_at is null and u.email_verified and u.email is not null
+        and i.nome_completo is not null
+        and not exists (select 1 from mentorados m where m.user_id = u.id)
+    ),
+    -- Two users of one page with the same email: the older account claims, the other is a conflict.
+    claimants as (
+      select distinct on (lower(btrim(email))) * from eligible order by lower(btrim(email)), user_id
+    ),
+    claimed as (
+      insert into mentorados as m (user_id, nome_completo, email, turma, origem)
+      select user_id, nome_completo, email, turma, 'clerk_signup' from claimants
+      on conflict ((lower(btrim(email)))) do update set user_id = excluded.user_id, updated_at = now()
+      where m.user_id is null
+      returning m.id, m.user_id, (m.xmax = 0) as created
+    ),
+    welcomed as (
+      -- At most one welcome per profile, ever: re-claiming after a deletion sends none.
+      insert into email_outbox (kind, mentorado_id)
+      select 'welcome', id from claimed
+      on conflict (kind, mentorado_id) do nothing
+    ),
+    settled as (
+      select i.svix_id,
+        case
+          when e.outcome = 'pending_stale' then 'stale'
+          when c.created then 'created'
+          when c.id is not null then 'linked'
+          when el.user_id is not null then 'conflict'
+          else 'applied'
+        end as outcome
+      from input i
+      join clerk_webhook_events e on e.svix_id = i.svix_id
+        and e.outcome in ('pending_link', 'pending_stale')
+      left join users u on u.clerk_id = i.clerk_id
+      left join claimed c on c.user_id = u.id
+      left join eligible el on el.user_id = u.id
+    )
+    update clerk_webhook_events e set outcome = s.outcome
+    from settled s
+    where e.svix_id = s.svix_id
+    returning e.svix_id, e.outcome`;
+}
+
+export interface DeletionRecord {
+  svix_id: string;
+  clerk_id: string;
+  event_timestamp: string | null;
+}
+
+/** 1. (deletion) Record the delivery. */
+export function insertDeletionLedger(d: DeletionRecord): SQL {
+  return sql`insert into clerk_webhook_events (svix_id, type, clerk_user_id, outcome, event_timestamp)
+    values (${d.svix_id}, 'user.deleted', ${d.clerk_id}, 'pending', ${d.event_timestamp}::timestamptz)
+    on conflict (svix_id) do nothing`;
+}
+
+/**
+ * 2. (deletion) Terminal: erase the personal fields, keep the row as a tombstone (created if the
+ * deletion arrives first, so a late creation cannot revive it), unlink the mentorado so the
+ * profile survives and can be claimed again. Settles the outcome and returns it.
+ */
+export function deleteUser(d: DeletionRecord): SQL {
+  return sql`with
+    pending as (
+      select 1 from clerk_webhook_events where svix_id = ${d.svix_id} and outcome = 'pending'
+    ),
+    gone as (
+      insert into users as u (clerk_id, deleted_at)
+      select ${d.clerk_id}, now() from pending
+      on conflict (clerk_id) do update set
+        deleted_at = now(), email = null, email_verified = null, first_name = null,
+        last_name = null, username = null, image_url = null, updated_at = now()
+      where u.deleted_at is null
+      returning u.id
+    ),
+    unlinked as (
+      update mentorados set user_id = null, updated_at = now()
+      where user_id in (select id from gone)
+    )
+    update clerk_webhook_events set outcome = 'deleted'
+    where svix_id = ${d.svix_id} and outcome = 'pending'
+    returning svix_id, outcome`;
+}

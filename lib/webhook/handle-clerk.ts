@@ -1,0 +1,115 @@
+// The webhook pipeline, top to bottom: method -> configuration -> size -> signature -> JSON ->
+// schema -> one SQL batch -> answer, with one log line per request whatever happens.
+import { parseClerkEvent } from "../clerk/schemas.js";
+import { getDb } from "../db.js";
+import { ConfigError, getDbEnv, getWebhookEnv } from "../env.js";
+import { type LogFields, log, safeId } from "../log.js";
+import { applyDeletion, applyUsers, type Outcome, toUserRecord } from "../sync/apply.js";
+import { readBody } from "./read-body.js";
+import { type ErrorCode, outcomeResponse, refusal } from "./responses.js";
+import { prepareVerifiers, verifySignature } from "./verify.js";
+
+function dbErrorFields(err: unknown): Pick<LogFields, "sqlstate" | "constraint" | "error"> {
+  // Postgres error `detail` and `message` carry row values (emails): keep the codes only.
+  const e = err as { code?: unknown; constraint?: unknown; name?: unknown } | null;
+  return {
+    error: typeof e?.name === "string" ? e.name : "Error",
+    sqlstate: typeof e?.code === "string" ? e.code : undefined,
+    constraint: typeof e?.constraint === "string" ? e.constraint : undefined,
+  };
+}
+
+export async function handleClerkWebhook(request: Request): Promise<Response> {
+  const started = performance.now();
+  const fields: LogFields = {
+    event: "clerk_webhook",
+    svix_id: safeId(request.headers.get("svix-id")),
+  };
+  const finish = (response: Response, extra: Partial<LogFields> = {}): Response => {
+    log({
+      ...fields,
+      ...extra,
+      status: response.status,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+    });
+    return response;
+  };
+  const refuse = (code: ErrorCode, detail?: string): Response =>
+    finish(refusal(code, detail), { outcome: "rejected", error: code });
+
+  if (request.method !== "POST") return refuse("method_not_allowed");
+
+  let secrets: string[];
+  let defaultTurma: string;
+  try {
+    const env = getWebhookEnv();
+    getDbEnv();
+    secrets = env.CLERK_WEBHOOK_SIGNING_SECRET;
+    defaultTurma = env.DEFAULT_TURMA;
+    prepareVerifiers(secrets);
+  } catch (err) {
+    // Loud in the logs (which variable), silent in the answer.
+    const variables = err instanceof ConfigError ? err.variables : ["CLERK_WEBHOOK_SIGNING_SECRET"];
+    return finish(refusal("misconfigured"), {
+      level: "error",
+      outcome: "error",
+      error: "misconfigured",
+      variables,
+    });
+  }
+
+  const body = await readBody(request);
+  if (!body.ok) return refuse(body.reason === "too_large" ? "payload_too_large" : "body_not_utf8");
+
+  const verified = verifySignature(body.text, request.headers, secrets);
+  if (!verified.ok) return refuse(verified.error);
+
+  let json: unknown;
+  try {
+    json = JSON.parse(body.text);
+  } catch {
+    return refuse("invalid_json");
+  }
+  const parsed = parseClerkEvent(json);
+  if (!parsed.ok) return refuse("invalid_event", parsed.error);
+  const { event } = parsed;
+  fields.type = safeId(event.type);
+
+  if (event.kind === "ignored") {
+    return finish(outcomeResponse("ignored"), { outcome: "ignored", sql_round_trips: 0 });
+  }
+
+  const delivery = {
+    svixId: verified.svixId,
+    type: event.type,
+    timestampSeconds: verified.timestampSeconds,
+  };
+  try {
+    const db = getDb();
+    let outcome: Outcome;
+    let roundTrips: number;
+    if (event.kind === "delete") {
+      const r = await applyDeletion(db, {
+        svix_id: delivery.svixId,
+        clerk_id: event.clerkId,
+        event_timestamp: new Date(delivery.timestampSeconds * 1000).toISOString(),
+      });
+      outcome = r.result;
+      roundTrips = r.roundTrips;
+    } else {
+      const record = toUserRecord(event.user, delivery, defaultTurma);
+      const r = await applyUsers(db, [record]);
+      outcome = r.result.get(delivery.svixId) ?? "duplicate";
+      roundTrips = r.roundTrips;
+    }
+    return finish(outcomeResponse(outcome), { outcome, sql_round_trips: roundTrips });
+  } catch (err) {
+    const trips = (err as { roundTrips?: unknown } | null)?.roundTrips;
+    return finish(refusal("database_unavailable"), {
+      level: "error",
+      outcome: "error",
+      sql_round_trips: typeof trips === "number" ? trips : 1,
+      ...dbErrorFields(err),
+    });
+  }
+}
