@@ -16,6 +16,7 @@ CREATE TABLE "email_outbox" (
 	"next_attempt_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"locked_until" timestamp with time zone,
 	"last_error" text,
+	"provider_message_id" text,
 	"sent_at" timestamp with time zone,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
@@ -33,6 +34,21 @@ CREATE TABLE "mentorados" (
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "mentorados_user_id_unique" UNIQUE("user_id"),
 	CONSTRAINT "mentorados_origem_check" CHECK ("mentorados"."origem" in ('pre_registered', 'clerk_signup'))
+);
+--> statement-breakpoint
+CREATE TABLE "sync_runs" (
+	"id" integer PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "sync_runs_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 START WITH 1 CACHE 1),
+	"kind" text NOT NULL,
+	"status" text DEFAULT 'running' NOT NULL,
+	"options" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"next_offset" integer DEFAULT 0 NOT NULL,
+	"pages" integer DEFAULT 0 NOT NULL,
+	"users_seen" integer DEFAULT 0 NOT NULL,
+	"counts" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"last_error" text,
+	"started_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"finished_at" timestamp with time zone
 );
 --> statement-breakpoint
 CREATE TABLE "users" (

@@ -4,6 +4,7 @@ import {
   check,
   index,
   integer,
+  jsonb,
   pgTable,
   text,
   timestamp,
@@ -88,6 +89,8 @@ export const emailOutbox = pgTable(
     // A claim is a lease: a dispatcher that dies mid-send frees the row when the lease runs out.
     lockedUntil: tstz("locked_until"),
     lastError: text("last_error"),
+    // The provider's id of the sent message (Resend's `id`), for support and audits.
+    providerMessageId: text("provider_message_id"),
     sentAt: tstz("sent_at"),
     createdAt: tstz("created_at").notNull().defaultNow(),
     updatedAt: tstz("updated_at").notNull().defaultNow(),
@@ -97,6 +100,26 @@ export const emailOutbox = pgTable(
     index("email_outbox_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
   ],
 );
+
+/** Checkpoints of backfill runs, so an interrupted run resumes where it stopped. */
+export const syncRuns = pgTable("sync_runs", {
+  id: integer("id").primaryKey().generatedAlwaysAsIdentity(),
+  kind: text("kind").notNull(),
+  status: text("status", { enum: ["running", "finished", "failed"] })
+    .notNull()
+    .default("running"),
+  /** The options the run was started with (since, batch size...), to resume with the same ones. */
+  options: jsonb("options").notNull().default({}),
+  /** Next offset to fetch in Clerk's `GET /v1/users?order_by=+created_at` listing. */
+  nextOffset: integer("next_offset").notNull().default(0),
+  pages: integer("pages").notNull().default(0),
+  usersSeen: integer("users_seen").notNull().default(0),
+  counts: jsonb("counts").notNull().default({}),
+  lastError: text("last_error"),
+  startedAt: tstz("started_at").notNull().defaultNow(),
+  updatedAt: tstz("updated_at").notNull().defaultNow(),
+  finishedAt: tstz("finished_at"),
+});
 
 export type User = typeof users.$inferSelect;
 export type Mentorado = typeof mentorados.$inferSelect;
