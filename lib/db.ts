@@ -10,10 +10,10 @@ const neonDefaultEndpoint = neonConfig.fetchEndpoint;
 /**
  * The only database entry point: drizzle over Neon's HTTP driver. Every query is one HTTPS POST
  * and `db.batch([...])` is one POST run as one transaction. Reused across requests of a warm
- * instance; rebuilt only when the configuration changes.
+ * instance; rebuilt only when the configuration changes. A caller that has just read the
+ * configuration passes it, so the hot path reads the environment once.
  */
-export function getDb(): Db {
-  const env = getDbEnv();
+export function getDb(env: ReturnType<typeof getDbEnv> = getDbEnv()): Db {
   if (current?.url === env.DATABASE_URL && current.endpoint === env.NEON_LOCAL_FETCH_ENDPOINT) {
     return current.db;
   }

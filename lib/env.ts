@@ -2,7 +2,7 @@ import { z } from "zod";
 
 /**
  * Configuration, validated with zod at first use. Each group is parsed once per instance and
- * re-parsed only when one of its variables changes (a cheap string compare), so the dev server and
+ * re-parsed only when one of its variables changes (a cheap compare), so the dev server and
  * tests may change env between requests. Errors name the variables, never their values.
  */
 export class ConfigError extends Error {
@@ -15,21 +15,25 @@ export class ConfigError extends Error {
 }
 
 function envGroup<S extends z.ZodType>(keys: readonly string[], schema: S): () => z.infer<S> {
-  let cacheKey: string | undefined;
+  // The values last parsed ("" counts as unset). A warm call only reads and compares them: it
+  // allocates nothing (this runs on every webhook request).
+  let seen: (string | undefined)[] | undefined;
   let cached: z.infer<S> | ConfigError | undefined;
+  const read = (k: string) => {
+    const v = process.env[k];
+    return v === "" ? undefined : v;
+  };
   return () => {
-    const raw: Record<string, string | undefined> = {};
-    for (const k of keys) {
-      const v = process.env[k];
-      raw[k] = v === "" ? undefined : v;
-    }
-    const key = keys.map((k) => raw[k] ?? "").join("\u0000");
-    if (key !== cacheKey || cached === undefined) {
+    let changed = seen === undefined || cached === undefined;
+    for (let i = 0; !changed && i < keys.length; i++) changed = read(keys[i]!) !== seen![i];
+    if (changed) {
+      const values = keys.map(read);
+      const raw = Object.fromEntries(keys.map((k, i) => [k, values[i]]));
       const parsed = schema.safeParse(raw);
       cached = parsed.success
         ? parsed.data
         : new ConfigError([...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? "env")))]);
-      cacheKey = key;
+      seen = values;
     }
     if (cached instanceof ConfigError) throw cached;
     return cached as z.infer<S>;
@@ -71,4 +75,106 @@ export const getWebhookEnv = envGroup(
     CLERK_WEBHOOK_SIGNING_SECRET: secretList,
     DEFAULT_TURMA: z.string().trim().min(1).default("neon_estrutura"),
   }),
+);
+
+/** The cron functions' shared secret: Vercel Cron sends `Authorization: Bearer $CRON_SECRET`. */
+export const getCronEnv = envGroup(
+  ["CRON_SECRET"],
+  z.object({
+    // Vercel recommends a random string of at least 16 characters.
+    CRON_SECRET: z.string().trim().min(16, "must be at least 16 characters"),
+  }),
+);
+
+const emailFrom = z
+  .string()
+  .trim()
+  .regex(
+    /^(?:[^<>\r\n]*<[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)$/,
+    'must be "Name <address@domain>" or "address@domain"',
+  );
+
+/** Used when EMAIL_PROVIDER=log and EMAIL_FROM is unset: the log provider sends nothing. */
+export const LOG_PROVIDER_DEFAULT_FROM = "Mentoria <boas-vindas@example.com>";
+
+function emailProvider(e: {
+  EMAIL_PROVIDER?: "resend" | "log" | undefined;
+  RESEND_API_KEY?: string | undefined;
+  VERCEL_ENV?: string | undefined;
+}): "resend" | "log" {
+  return e.EMAIL_PROVIDER ?? (e.RESEND_API_KEY || e.VERCEL_ENV === "production" ? "resend" : "log");
+}
+
+export type EmailEnv =
+  | {
+      provider: "resend";
+      apiKey: string;
+      apiUrl: string;
+      from: string;
+      maxAttempts: number;
+      sendsPerSecond: number;
+    }
+  | { provider: "log"; from: string; maxAttempts: number; sendsPerSecond: number };
+
+/**
+ * The welcome-email dispatcher's settings. The provider is EMAIL_PROVIDER when set; otherwise
+ * `resend` when RESEND_API_KEY is set, else `log` — except in production (VERCEL_ENV=production),
+ * where a missing RESEND_API_KEY is a configuration error (500, nothing is claimed, rows stay
+ * pending) rather than a silent switch to a provider that sends nothing. `log` is refused in
+ * production, and so is the RESEND_API_URL override (tests and the local stand-in only).
+ */
+export const getEmailEnv = envGroup(
+  [
+    "EMAIL_PROVIDER",
+    "RESEND_API_KEY",
+    "EMAIL_FROM",
+    "RESEND_API_URL",
+    "EMAIL_MAX_ATTEMPTS",
+    "EMAIL_SENDS_PER_SECOND",
+    "VERCEL_ENV",
+  ],
+  z
+    .object({
+      EMAIL_PROVIDER: z.enum(["resend", "log"]).optional(),
+      RESEND_API_KEY: z
+        .string()
+        .trim()
+        .regex(/^re_\S{8,}$/, "must look like re_<key>")
+        .optional(),
+      EMAIL_FROM: emailFrom.optional(),
+      RESEND_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+      EMAIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+      // Resend's default rate limit is 2 requests per second per team; raise it with your limit.
+      EMAIL_SENDS_PER_SECOND: z.coerce.number().positive().max(1000).default(2),
+      VERCEL_ENV: z.string().optional(),
+    })
+    .superRefine((e, ctx) => {
+      const production = e.VERCEL_ENV === "production";
+      const provider = emailProvider(e);
+      const fail = (variable: string, message: string) =>
+        ctx.addIssue({ code: "custom", path: [variable], message });
+      if (production && provider === "log") fail("EMAIL_PROVIDER", "log is refused in production");
+      if (production && e.RESEND_API_URL) fail("RESEND_API_URL", "must not be set in production");
+      if (provider === "resend") {
+        if (!e.RESEND_API_KEY) fail("RESEND_API_KEY", "required by the resend provider");
+        if (!e.EMAIL_FROM) fail("EMAIL_FROM", "required by the resend provider");
+      }
+    })
+    .transform((e): EmailEnv => {
+      const provider = emailProvider(e);
+      const common = {
+        maxAttempts: e.EMAIL_MAX_ATTEMPTS,
+        sendsPerSecond: e.EMAIL_SENDS_PER_SECOND,
+      };
+      if (provider === "resend") {
+        return {
+          provider,
+          apiKey: e.RESEND_API_KEY ?? "",
+          apiUrl: (e.RESEND_API_URL ?? "https://api.resend.com").replace(/\/+$/, ""),
+          from: e.EMAIL_FROM ?? "",
+          ...common,
+        };
+      }
+      return { provider, from: e.EMAIL_FROM ?? LOG_PROVIDER_DEFAULT_FROM, ...common };
+    }),
 );

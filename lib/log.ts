@@ -14,6 +14,8 @@ export interface LogFields {
   sqlstate?: string | undefined;
   constraint?: string | undefined;
   variables?: string[] | undefined;
+  /** email_outbox.id: the only handle logged for an email (never its address, name or body). */
+  outbox_id?: number | undefined;
   [counter: `n_${string}`]: number | undefined;
 }
 

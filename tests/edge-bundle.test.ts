@@ -43,6 +43,12 @@ describe("worker (Edge) compatibility", () => {
     expect(bytes).toBeGreaterThan(0);
   });
 
+  it("bundles api/cron/welcome-emails.ts without any Node built-in", async () => {
+    const { found, bytes } = await bundleForWorker("api/cron/welcome-emails.ts");
+    expect(found).toEqual([]);
+    expect(bytes).toBeGreaterThan(0);
+  });
+
   it("would catch a Node built-in import (the check itself works)", async () => {
     const { found } = await bundleForWorker("scripts/local/sql-endpoint.ts");
     expect(found.some((f) => f.startsWith("node:http"))).toBe(true);

@@ -49,11 +49,20 @@ export const deletedUserSchema = z.object({
   deleted: z.boolean().optional(),
 });
 
+/**
+ * Any JSON object, checked but not copied (a record schema would copy every key of the payload
+ * on every request): the data schemas below parse `data` themselves and keep only their fields.
+ */
+const jsonObject = z.custom<Record<string, unknown>>(
+  (v) => typeof v === "object" && v !== null && !Array.isArray(v),
+  "expected an object",
+);
+
 /** The envelope: `type` decides which data schema applies. */
 export const envelopeSchema = z.object({
   type: z.string().min(1).max(200),
   object: z.literal("event").optional(),
-  data: z.record(z.string(), z.unknown()),
+  data: jsonObject,
 });
 
 export const USER_UPSERT_TYPES = ["user.created", "user.updated"] as const;

@@ -1,6 +1,7 @@
 // Runs the statements of lib/sync/statements.ts as ONE batch per call: one Neon HTTP request, one
 // transaction. No decision is taken in JavaScript between statements.
 
+import type { SQL } from "drizzle-orm";
 import type { ClerkUser } from "../clerk/schemas.js";
 import { displayName, primaryEmail, turmaFor } from "../clerk/user.js";
 import type { Db } from "../db.js";
@@ -11,6 +12,7 @@ import {
   insertDeletionLedger,
   insertLedger,
   type UserRecord,
+  unlinkDeletedUser,
   upsertUsers,
 } from "./statements.js";
 
@@ -94,10 +96,15 @@ async function withRetry<T>(run: () => Promise<T>): Promise<Applied<T>> {
  * Applies users (one per delivery id) in one transaction and returns each delivery's outcome.
  * A user listed twice keeps only its newest version (Postgres cannot upsert a row twice in one
  * statement); the dropped delivery is reported `stale`.
+ *
+ * `after`: statements appended to the same batch (same round trip, same transaction), run after
+ * the sync's own; the backfill advances its checkpoint there, so a page and its checkpoint commit
+ * together or not at all.
  */
 export async function applyUsers(
   db: Db,
   records: UserRecord[],
+  after: SQL[] = [],
 ): Promise<Applied<Map<string, Outcome>>> {
   const newest = new Map<string, UserRecord>();
   for (const r of records) {
@@ -110,6 +117,7 @@ export async function applyUsers(
       db.execute(insertLedger(unique)),
       db.execute(upsertUsers(unique)),
       db.execute<{ svix_id: string; outcome: Outcome }>(claimMentorados(unique)),
+      ...after.map((statement) => db.execute(statement)),
     ]);
     return settled.rows;
   });
@@ -126,6 +134,7 @@ export async function applyDeletion(db: Db, d: DeletionRecord): Promise<Applied<
     const [, settled] = await db.batch([
       db.execute(insertDeletionLedger(d)),
       db.execute<{ outcome: Outcome }>(deleteUser(d)),
+      db.execute(unlinkDeletedUser(d)),
     ]);
     return settled.rows[0]?.outcome ?? "duplicate";
   });

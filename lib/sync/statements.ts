@@ -82,9 +82,13 @@ export function upsertUsers(records: UserRecord[]): SQL {
         and (u.clerk_updated_at is null or u.clerk_updated_at < excluded.clerk_updated_at)
       returning u.clerk_id
     )
+    -- "in (select ...)" rather than a join with the CTE: the planner estimates one row for CTEs
+    -- over jsonb_to_recordset and would nest-loop them (quadratic in a backfill page of 500); a
+    -- hashed subplan stays linear.
     update clerk_webhook_events e
-    set outcome = case when w.clerk_id is null then 'pending_stale' else 'pending_link' end
-    from input i left join written w on w.clerk_id = i.clerk_id
+    set outcome = case when i.clerk_id in (select clerk_id from written) then 'pending_link'
+                       else 'pending_stale' end
+    from input i
     where e.svix_id = i.svix_id and e.outcome = 'pending'`;
 }
 
@@ -126,20 +130,19 @@ export function claimMentorados(records: UserRecord[]): SQL {
       on conflict (kind, mentorado_id) do nothing
     ),
     settled as (
+      -- Hashed subplans, not joins with the CTEs (see upsertUsers): linear in the page size.
       select i.svix_id,
         case
           when e.outcome = 'pending_stale' then 'stale'
-          when c.created then 'created'
-          when c.id is not null then 'linked'
-          when el.user_id is not null then 'conflict'
+          when u.id in (select user_id from claimed where created) then 'created'
+          when u.id in (select user_id from claimed) then 'linked'
+          when u.id in (select user_id from eligible) then 'conflict'
           else 'applied'
         end as outcome
       from input i
       join clerk_webhook_events e on e.svix_id = i.svix_id
         and e.outcome in ('pending_link', 'pending_stale')
       left join users u on u.clerk_id = i.clerk_id
-      left join claimed c on c.user_id = u.id
-      left join eligible el on el.user_id = u.id
     )
     update clerk_webhook_events e set outcome = s.outcome
     from settled s
@@ -162,8 +165,7 @@ export function insertDeletionLedger(d: DeletionRecord): SQL {
 
 /**
  * 2. (deletion) Terminal: erase the personal fields, keep the row as a tombstone (created if the
- * deletion arrives first, so a late creation cannot revive it), unlink the mentorado so the
- * profile survives and can be claimed again. Settles the outcome and returns it.
+ * deletion arrives first, so a late creation cannot revive it). Settles the outcome, returns it.
  */
 export function deleteUser(d: DeletionRecord): SQL {
   return sql`with
@@ -177,13 +179,19 @@ export function deleteUser(d: DeletionRecord): SQL {
         deleted_at = now(), email = null, email_verified = null, first_name = null,
         last_name = null, username = null, image_url = null, updated_at = now()
       where u.deleted_at is null
-      returning u.id
-    ),
-    unlinked as (
-      update mentorados set user_id = null, updated_at = now()
-      where user_id in (select id from gone)
     )
     update clerk_webhook_events set outcome = 'deleted'
     where svix_id = ${d.svix_id} and outcome = 'pending'
     returning svix_id, outcome`;
+}
+
+/**
+ * 3. (deletion) Unlink the deleted user's mentorado so the profile survives and can be claimed
+ * again. A statement of its own on purpose: it must see a link committed by a concurrent
+ * user.created that held the users row while statement 2 waited for it (one statement reads one
+ * snapshot, taken before that wait). Harmless when repeated: a deleted user never owns a profile.
+ */
+export function unlinkDeletedUser(d: DeletionRecord): SQL {
+  return sql`update mentorados set user_id = null, updated_at = now()
+    where user_id = (select id from users where clerk_id = ${d.clerk_id} and deleted_at is not null)`;
 }

@@ -41,9 +41,10 @@ export async function handleClerkWebhook(request: Request): Promise<Response> {
 
   let secrets: string[];
   let defaultTurma: string;
+  let dbEnv: ReturnType<typeof getDbEnv>;
   try {
     const env = getWebhookEnv();
-    getDbEnv();
+    dbEnv = getDbEnv();
     secrets = env.CLERK_WEBHOOK_SIGNING_SECRET;
     defaultTurma = env.DEFAULT_TURMA;
     prepareVerifiers(secrets);
@@ -85,7 +86,7 @@ export async function handleClerkWebhook(request: Request): Promise<Response> {
     timestampSeconds: verified.timestampSeconds,
   };
   try {
-    const db = getDb();
+    const db = getDb(dbEnv);
     let outcome: Outcome;
     let roundTrips: number;
     if (event.kind === "delete") {

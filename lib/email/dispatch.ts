@@ -1,0 +1,237 @@
+// The welcome-email outbox dispatcher, as plain functions: claim a bounded batch of due rows in one
+// statement, send each with an idempotency key derived from the row, mark each sent or failed.
+//
+// Exactly once, in three layers:
+// - the outbox has at most one `welcome` row per mentorado (unique (kind, mentorado_id)), written in
+//   the sync's transaction, so duplicate webhooks cannot queue a second email;
+// - the claim (`FOR UPDATE SKIP LOCKED` + a lease in `locked_until`) hands each due row to one run
+//   only, so overlapping runs never send the same row;
+// - the send carries `Idempotency-Key: welcome-<outbox id>`, so a run that dies between the send and
+//   the mark (the row is claimed again when its lease runs out) gets Resend's original answer back
+//   instead of a second email (Resend keeps keys 24 hours; the lease is minutes).
+import { type SQL, sql } from "drizzle-orm";
+import type { Db } from "../db.js";
+import { log } from "../log.js";
+import type { EmailProvider, OutgoingEmail, SendResult } from "./providers.js";
+import { welcomeEmail } from "./welcome-template.js";
+
+export interface Backoff {
+  /** Delay after the first failure; doubles with each further failure. */
+  baseSeconds: number;
+  capSeconds: number;
+}
+
+export const DEFAULTS = {
+  batchSize: 25,
+  maxAttempts: 8,
+  /** Longer than a run may last (maxDuration 30 s), far shorter than Resend's 24 h key window. */
+  leaseSeconds: 120,
+  backoff: { baseSeconds: 300, capSeconds: 6 * 3600 } satisfies Backoff,
+} as const;
+
+export interface DispatchOptions {
+  db: Db;
+  provider: EmailProvider;
+  /** The From header: `Name <address@domain>`. */
+  from: string;
+  batchSize?: number;
+  /** A row that failed this many times is `dead`. */
+  maxAttempts?: number;
+  leaseSeconds?: number;
+  /** Paces the sends (Resend's default limit is 2 per second per team). Default: no pacing. */
+  sendsPerSecond?: number;
+  /** Stop starting new sends after this long; the rest of the batch is released for the next run. */
+  timeBudgetMs?: number;
+  backoff?: Backoff;
+  /** Source of jitter, in [0, 1). */
+  random?: () => number;
+}
+
+export interface DispatchCounts {
+  /** Rows this run claimed. */
+  claimed: number;
+  sent: number;
+  /** Failed and left pending for a later attempt. */
+  failed: number;
+  /** Failed for good this run (permanent error, or the last allowed attempt). */
+  dead: number;
+  /** Claimed but not attempted (time budget spent): released for the next run. */
+  released: number;
+  /** SQL HTTP requests this run made. */
+  sqlRoundTrips: number;
+}
+
+/** A dispatch stopped by a database failure; `counts` says what had been done before it. */
+export class DispatchError extends Error {
+  readonly counts: DispatchCounts;
+  override readonly cause: unknown;
+  constructor(cause: unknown, counts: DispatchCounts) {
+    super("welcome-email dispatch stopped by a database error");
+    this.name = "DispatchError";
+    this.cause = cause;
+    this.counts = counts;
+  }
+}
+
+type ClaimedRow = {
+  id: number;
+  attempts: number;
+  nome_completo: string;
+  email: string;
+  turma: string;
+};
+
+export function idempotencyKey(outboxId: number): string {
+  return `welcome-${outboxId}`;
+}
+
+/** Exponential backoff with "equal jitter": between half and all of base * 2^(n-1), capped. */
+export function backoffSeconds(failures: number, b: Backoff, random: () => number): number {
+  const full = Math.min(b.capSeconds, b.baseSeconds * 2 ** Math.max(0, failures - 1));
+  return Math.round(full / 2 + random() * (full / 2));
+}
+
+/**
+ * Claims up to `batchSize` due rows in ONE statement. The sub-select locks the rows it picks and
+ * skips rows another transaction has locked; the lease (`locked_until`) then keeps them away from
+ * every other run until this one marks them or dies. Under READ COMMITTED a row claimed by a run
+ * that committed after this statement began is re-checked on its new version (lease in the
+ * future): it is not taken twice. Rows of a profile unlinked by a user deletion wait (not claimed)
+ * until the profile is claimed again.
+ */
+export function claimStatement(batchSize: number, leaseSeconds: number) {
+  return sql`
+    update email_outbox o
+    set locked_until = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
+    from mentorados m
+    where m.id = o.mentorado_id
+      and o.id in (
+        select d.id from email_outbox d
+        join mentorados dm on dm.id = d.mentorado_id
+        where d.kind = 'welcome'
+          and d.status = 'pending'
+          and d.next_attempt_at <= now()
+          and (d.locked_until is null or d.locked_until < now())
+          and dm.user_id is not null
+        order by d.id
+        limit ${batchSize}
+        for update of d skip locked
+      )
+    returning o.id, o.attempts, m.nome_completo, m.email, m.turma`;
+}
+
+function markSent(id: number, providerMessageId: string) {
+  return sql`
+    update email_outbox
+    set status = 'sent', sent_at = now(), provider_message_id = ${providerMessageId},
+        last_error = null, locked_until = null, updated_at = now()
+    where id = ${id} and status = 'pending'`;
+}
+
+function markFailed(id: number, attempts: number, dead: boolean, error: string, delay: number) {
+  return sql`
+    update email_outbox
+    set attempts = ${attempts}, status = ${dead ? "dead" : "pending"}, last_error = ${error},
+        next_attempt_at = ${dead ? sql`next_attempt_at` : sql`now() + make_interval(secs => ${delay})`},
+        locked_until = null, updated_at = now()
+    where id = ${id} and status = 'pending'`;
+}
+
+function release(ids: number[]) {
+  return sql`
+    update email_outbox set locked_until = null, updated_at = now()
+    where id in (select unnest(${`{${ids.join(",")}}`}::int[])) and status = 'pending'`;
+}
+
+export function renderWelcome(
+  row: Pick<ClaimedRow, "nome_completo" | "email" | "turma">,
+  from: string,
+): OutgoingEmail {
+  const rendered = welcomeEmail({ nomeCompleto: row.nome_completo, turma: row.turma });
+  return { from, to: row.email.trim(), ...rendered };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Claims one batch of due welcome emails, sends them and records each outcome. */
+export async function dispatchWelcomeEmails(opts: DispatchOptions): Promise<DispatchCounts> {
+  const { db, provider, from } = opts;
+  const batchSize = opts.batchSize ?? DEFAULTS.batchSize;
+  const maxAttempts = opts.maxAttempts ?? DEFAULTS.maxAttempts;
+  const backoff = opts.backoff ?? DEFAULTS.backoff;
+  const random = opts.random ?? Math.random;
+  const interval = opts.sendsPerSecond ? 1000 / opts.sendsPerSecond : 0;
+  const budget = opts.timeBudgetMs ?? Number.POSITIVE_INFINITY;
+  const started = performance.now();
+  const counts: DispatchCounts = {
+    claimed: 0,
+    sent: 0,
+    failed: 0,
+    dead: 0,
+    released: 0,
+    sqlRoundTrips: 0,
+  };
+  const run = async <T extends Record<string, unknown>>(query: SQL) => {
+    counts.sqlRoundTrips++;
+    try {
+      return await db.execute<T>(query);
+    } catch (err) {
+      throw new DispatchError(err, counts);
+    }
+  };
+
+  const claimed = await run<ClaimedRow>(
+    claimStatement(batchSize, opts.leaseSeconds ?? DEFAULTS.leaseSeconds),
+  );
+  const rows = [...claimed.rows].sort((a, b) => Number(a.id) - Number(b.id));
+  counts.claimed = rows.length;
+
+  let lastStart = Number.NEGATIVE_INFINITY;
+  for (const [i, row] of rows.entries()) {
+    const id = Number(row.id);
+    if (performance.now() - started >= budget) {
+      const rest = rows.slice(i).map((r) => Number(r.id));
+      await run(release(rest));
+      counts.released = rest.length;
+      break;
+    }
+    const wait = lastStart + interval - performance.now();
+    if (wait > 0) await sleep(wait);
+    lastStart = performance.now();
+
+    let result: SendResult;
+    try {
+      result = await provider.send(renderWelcome(row, from), idempotencyKey(id));
+    } catch {
+      // Providers answer failures; a throw is a bug or an unexpected runtime error: retry later.
+      result = { ok: false, permanent: false, error: "provider_exception" };
+    }
+
+    if (result.ok) {
+      await run(markSent(id, result.id));
+      counts.sent++;
+      continue;
+    }
+    const attempts = Number(row.attempts) + 1;
+    const dead = result.permanent || attempts >= maxAttempts;
+    const delay = Math.max(
+      backoffSeconds(attempts, backoff, random),
+      Math.ceil(result.retryAfterSeconds ?? 0),
+    );
+    await run(markFailed(id, attempts, dead, result.error, delay));
+    if (dead) {
+      counts.dead++;
+      // Loud, and with the outbox id only: the row holds the rest.
+      log({
+        event: "welcome_email_dead",
+        level: "error",
+        outbox_id: id,
+        error: result.error,
+        n_attempts: attempts,
+      });
+    } else {
+      counts.failed++;
+    }
+  }
+  return counts;
+}

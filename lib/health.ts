@@ -1,0 +1,81 @@
+// GET /api/health: one SQL round trip that proves the database answers and reports the latest
+// applied migration (by its drizzle-kit tag), so a deployment can be checked against its branch.
+import { sql } from "drizzle-orm";
+import journal from "../drizzle/meta/_journal.json" with { type: "json" };
+import { getDb } from "./db.js";
+import { ConfigError, getDbEnv } from "./env.js";
+import { log } from "./log.js";
+
+/** How long the check waits for the database before answering 503. */
+export const HEALTH_TIMEOUT_MS = 5000;
+
+const HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
+
+function answer(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: HEADERS });
+}
+
+/** drizzle-kit's journal: each migration's tag and the `when` stored as created_at when applied. */
+const MIGRATIONS = (journal as { entries: { tag: string; when: number }[] }).entries;
+
+function tagOf(createdAt: number): string {
+  return MIGRATIONS.find((m) => m.when === createdAt)?.tag ?? String(createdAt);
+}
+
+class Timeout extends Error {
+  override name = "Timeout";
+}
+
+export async function handleHealth(_request: Request): Promise<Response> {
+  const started = performance.now();
+  const fail = (status: number, body: Record<string, unknown>, err?: unknown): Response => {
+    const e = err as { code?: unknown; name?: unknown } | undefined;
+    log({
+      event: "health",
+      level: "error",
+      status,
+      error: typeof body.error === "string" ? body.error : undefined,
+      sqlstate: typeof e?.code === "string" ? e.code : undefined,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+      variables: err instanceof ConfigError ? err.variables : undefined,
+    });
+    return answer(status, body);
+  };
+
+  try {
+    getDbEnv();
+  } catch (err) {
+    return fail(500, { ok: false, error: "misconfigured" }, err);
+  }
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const query = getDb().execute<{ applied: number; latest: string | null }>(
+      sql`select count(*)::int as applied, max(created_at)::text as latest
+          from drizzle.__drizzle_migrations`,
+    );
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Timeout()), HEALTH_TIMEOUT_MS);
+    });
+    const result = await Promise.race([query, timeout]);
+    const row = result.rows[0];
+    const latest = row?.latest ? Number(row.latest) : null;
+    return answer(200, {
+      ok: true,
+      db: "up",
+      migrations: latest === null ? null : tagOf(latest),
+      migrations_applied: Number(row?.applied ?? 0),
+      migrations_pending: MIGRATIONS.filter((m) => latest === null || m.when > latest).length,
+    });
+  } catch (err) {
+    // A Postgres error (it has a SQLSTATE) means the database answered: only the schema is
+    // missing (42P01, migrations never ran). Anything else, it is unreachable or failing.
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === "42P01") {
+      return fail(503, { ok: false, db: "up", migrations: null, error: "not_migrated" }, err);
+    }
+    return fail(503, { ok: false, db: "down", error: "database_unavailable" }, err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
