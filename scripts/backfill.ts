@@ -1,0 +1,245 @@
+// npm run backfill -- [--dry-run] [--json] [--resume] [--since ISO] [--batch 500] [--retries 5]
+//
+// Brings every Clerk user into the database with the webhook's own rules (see
+// scripts/backfill/run.ts), or with --dry-run compares Clerk and the database and writes nothing
+// (scripts/backfill/report.ts). Env: CLERK_SECRET_KEY (CLERK_API_URL to point elsewhere, e.g. the
+// local stand-in), DATABASE_URL (+ NEON_LOCAL_FETCH_ENDPOINT locally), DEFAULT_TURMA.
+// Exit codes: 0 done; 1 bad usage or configuration, nothing to resume; 2 stopped by failures after
+// retries (checkpoint saved: --resume); 130 interrupted (checkpoint saved: --resume).
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { getDb } from "../lib/db.js";
+import { ConfigError } from "../lib/env.js";
+import { clerkSource } from "./backfill/clerk.js";
+import { getScriptEnv, ScriptConfigError } from "./backfill/env.js";
+import { createProgress } from "./backfill/progress.js";
+import { formatReport, runDryRun } from "./backfill/report.js";
+import { DEFAULT_RETRY, type RetryPolicy } from "./backfill/retry.js";
+import {
+  BackfillStopped,
+  type Counts,
+  MAX_BATCH,
+  NothingToResume,
+  runBackfill,
+} from "./backfill/run.js";
+
+const USAGE = `usage: npm run backfill -- [options]
+  --dry-run      compare Clerk and the database; write nothing; print a reconciliation report
+  --json         print the summary (or the report) as JSON on stdout
+  --resume       continue the latest unfinished run from its checkpoint (with its own options)
+  --since ISO    only users created after this instant (e.g. 2025-01-31T00:00:00Z)
+  --batch N      users per page and per transaction, 1..${MAX_BATCH} (default ${MAX_BATCH})
+  --retries N    retries of a failing request (5xx, network) before stopping (default ${DEFAULT_RETRY.retries})
+env: CLERK_SECRET_KEY, CLERK_API_URL (optional), DATABASE_URL, DEFAULT_TURMA (optional)`;
+
+class UsageError extends Error {}
+
+interface Args {
+  dryRun: boolean;
+  json: boolean;
+  resume: boolean;
+  since: string | null;
+  batch: number | undefined;
+  retries: number;
+}
+
+function parse(argv: string[]): Args | "help" {
+  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"];
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) return "help";
+  let since: string | null = null;
+  if (values.since !== undefined) {
+    const t = Date.parse(values.since);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(values.since) || Number.isNaN(t))
+      throw new UsageError(`--since must be an ISO date or date-time, got "${values.since}"`);
+    since = new Date(t).toISOString();
+  }
+  const int = (name: string, raw: string | undefined, min: number, max: number) => {
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new UsageError(`--${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+  const args: Args = {
+    dryRun: values["dry-run"] ?? false,
+    json: values.json ?? false,
+    resume: values.resume ?? false,
+    since,
+    batch: int("batch", values.batch, 1, MAX_BATCH),
+    retries: int("retries", values.retries, 0, 20) ?? DEFAULT_RETRY.retries,
+  };
+  if (args.resume && args.dryRun) throw new UsageError("--resume and --dry-run do not mix");
+  if (args.resume && (args.since !== null || args.batch !== undefined))
+    throw new UsageError("--resume continues with the run's own --since and --batch");
+  return args;
+}
+
+const OPTIONS = {
+  "dry-run": { type: "boolean" },
+  json: { type: "boolean" },
+  resume: { type: "boolean" },
+  since: { type: "string" },
+  batch: { type: "string" },
+  retries: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function countsLine(c: Counts): string {
+  return Object.entries(c)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  const err = (s: string) => process.stderr.write(`${s}\n`);
+  let args: Args | "help";
+  try {
+    args = parse(argv);
+  } catch (e) {
+    err(`${(e as Error).message}\n\n${USAGE}`);
+    return 1;
+  }
+  if (args === "help") {
+    out(USAGE);
+    return 0;
+  }
+
+  let db: ReturnType<typeof getDb>;
+  let env: ReturnType<typeof getScriptEnv>;
+  try {
+    env = getScriptEnv();
+    db = getDb();
+  } catch (e) {
+    if (e instanceof ScriptConfigError || e instanceof ConfigError) {
+      err(`backfill: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+
+  const label = args.dryRun ? "dry run" : "backfill";
+  let progress = createProgress({ label });
+  const retry: RetryPolicy = {
+    ...DEFAULT_RETRY,
+    retries: args.retries,
+    onWait: ({ what, reason, ms }) =>
+      progress.note(`${label}: ${reason} on ${what}; retrying in ${(ms / 1000).toFixed(1)} s`),
+  };
+  const clerk = clerkSource({
+    secretKey: env.CLERK_SECRET_KEY,
+    ...(env.CLERK_API_URL ? { apiUrl: env.CLERK_API_URL } : {}),
+    retry,
+  });
+  const onInvalid = (u: { id: string; issue: string }) =>
+    progress.note(`${label}: skipped Clerk user ${u.id}, not a valid user: ${u.issue}`);
+  const started = performance.now();
+
+  if (args.dryRun) {
+    try {
+      const report = await runDryRun({
+        db,
+        clerk,
+        ...(args.batch ? { batch: args.batch } : {}),
+        since: args.since,
+        dbRetry: retry,
+        onInvalid,
+        onProgress: (p) => progress.update({ value: p.usersSeen, total: p.total }),
+      });
+      progress.stop();
+      out(args.json ? JSON.stringify(report, null, 2) : formatReport(report));
+      return 0;
+    } catch (e) {
+      progress.stop();
+      err(`dry run failed: ${(e as Error).message}`);
+      return 2;
+    }
+  }
+
+  let stopping = false;
+  const onSigint = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    progress.note(`${label}: stopping after the current page (Ctrl-C again to quit now)`);
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    let first = true;
+    let resumedAt = 0;
+    const result = await runBackfill({
+      db,
+      clerk,
+      defaultTurma: env.DEFAULT_TURMA,
+      options: { ...(args.batch ? { batch: args.batch } : {}), since: args.since },
+      resume: args.resume,
+      dbRetry: retry,
+      onInvalid,
+      shouldStop: () => stopping,
+      onProgress: (p) => {
+        if (first && p.resumedAt > 0) {
+          resumedAt = p.resumedAt;
+          progress = createProgress({ label, startValue: p.resumedAt });
+        }
+        first = false;
+        progress.update({
+          value: p.usersSeen,
+          total: p.total,
+          detail: `created ${p.counts.created} linked ${p.counts.linked} stale ${p.counts.stale} dup ${p.counts.duplicate}`,
+        });
+      },
+    });
+    progress.stop();
+    const ms = Math.round(performance.now() - started);
+    if (args.json) {
+      out(JSON.stringify({ ok: !result.interrupted, ...result, ms }, null, 2));
+    } else {
+      const rate = Math.round((1000 * (result.usersSeen - resumedAt)) / Math.max(ms, 1));
+      out(
+        `backfill run #${result.runId} ${result.interrupted ? "interrupted" : "finished"}` +
+          `${result.resumed ? " (resumed)" : ""}: ${result.usersSeen} users in ${result.pages} pages, ` +
+          `next offset ${result.nextOffset}, ${(ms / 1000).toFixed(1)} s (${rate} users/s)`,
+      );
+      out(`  ${countsLine(result.counts)}`);
+    }
+    if (result.interrupted) {
+      err(`backfill: interrupted; run again with --resume to continue run #${result.runId}`);
+      return 130;
+    }
+    return 0;
+  } catch (e) {
+    progress.stop();
+    if (e instanceof NothingToResume) {
+      err(`backfill: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof BackfillStopped) {
+      if (args.json) out(JSON.stringify({ ok: false, error: e.reason, ...e.state }, null, 2));
+      err(`backfill: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof RangeError) {
+      err(`backfill: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(
+        `backfill failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n`,
+      );
+      process.exit(1);
+    },
+  );
+}
