@@ -244,6 +244,26 @@ describe("duplicates and ordering", () => {
     expect(await allMentorados()).toEqual([{ ...m }]);
   });
 
+  it("links a profile pre-registered after the sign-up on a later (even stale) delivery", async () => {
+    const user = buildUser({
+      email: "w@example.com",
+      verified: true,
+      updatedAt: 1_710_000_000_000,
+    });
+    const other = buildUser({ email: "w@example.com" });
+    // w@ signs up while the email's profile belongs to someone else: conflict, nothing linked.
+    await deliver(userEvent("user.created", other));
+    expect((await deliver(userEvent("user.created", user))).body.outcome).toBe("conflict");
+    // The other account is deleted: the profile is free. A redelivery with the SAME (not newer)
+    // data, as a backfill or resync makes, now claims it from the stored, newest user row.
+    await deliver(deletedEvent(other.id));
+    const r = await deliver(userEvent("user.created", user));
+    expect(r.body.outcome).toBe("linked");
+    expect((await allMentorados())[0]?.userId).toBe((await userByClerkId(user.id))?.id);
+    // The user row itself was not touched by the stale data.
+    expect((await userByClerkId(user.id))?.clerkUpdatedAt?.getTime()).toBe(user.updated_at);
+  });
+
   it("accepts user.updated before user.created, and the late creation is stale", async () => {
     const created = buildUser({
       email: "o@example.com",

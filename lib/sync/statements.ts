@@ -103,14 +103,21 @@ export function upsertUsers(records: UserRecord[]): SQL {
  */
 export function claimMentorados(records: UserRecord[]): SQL {
   return sql`with ${input(records)},
+    -- Users just written; and, for a stale delivery, the STORED user when an unlinked profile
+    -- with its stored email exists (pre-registered after the sign-up was synced): claiming it uses
+    -- only newer data, so it is order-safe, and a backfill or resync repairs such profiles.
     eligible as (
       select u.id as user_id, u.email, i.nome_completo, i.turma
       from input i
-      join clerk_webhook_events e on e.svix_id = i.svix_id and e.outcome = 'pending_link'
+      join clerk_webhook_events e on e.svix_id = i.svix_id
+        and e.outcome in ('pending_link', 'pending_stale')
       join users u on u.clerk_id = i.clerk_id
       where u.deleted_at is null and u.email_verified and u.email is not null
         and i.nome_completo is not null
         and not exists (select 1 from mentorados m where m.user_id = u.id)
+        and (e.outcome = 'pending_link' or exists (
+          select 1 from mentorados m
+          where lower(btrim(m.email)) = lower(btrim(u.email)) and m.user_id is null))
     ),
     -- Two users of one page with the same email: the older account claims, the other is a conflict.
     claimants as (
@@ -133,9 +140,9 @@ export function claimMentorados(records: UserRecord[]): SQL {
       -- Hashed subplans, not joins with the CTEs (see upsertUsers): linear in the page size.
       select i.svix_id,
         case
-          when e.outcome = 'pending_stale' then 'stale'
           when u.id in (select user_id from claimed where created) then 'created'
           when u.id in (select user_id from claimed) then 'linked'
+          when e.outcome = 'pending_stale' then 'stale'
           when u.id in (select user_id from eligible) then 'conflict'
           else 'applied'
         end as outcome
