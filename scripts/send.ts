@@ -1,0 +1,160 @@
+// `npm run send -- <user.created|user.updated|user.deleted> [options]`: builds a realistic Clerk
+// event with the same builders as the tests (tests/fixtures/clerk.ts), signs it with svix and the
+// dev secret (.env.local, or CLERK_WEBHOOK_SIGNING_SECRET), POSTs it to the local webhook and prints
+// the status and the outcome. Local development only.
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import {
+  buildUser,
+  type ClerkEventJson,
+  deletedEvent,
+  svixHeaders,
+  userEvent,
+} from "../tests/fixtures/clerk.js";
+import { ensureDevSecret, loadLocalEnv } from "./local/dev-env.js";
+
+const TYPES = ["user.created", "user.updated", "user.deleted"] as const;
+type EventType = (typeof TYPES)[number];
+
+const USAGE = `usage: npm run send -- <${TYPES.join("|")}> [options]
+
+  --email E        primary email (user.created default: a new dev.<random>@example.com)
+  --first-name F   first name (default Ana)
+  --last-name L    last name (default Souza)
+  --turma T        public_metadata.turma (default: none, so DEFAULT_TURMA applies)
+  --unverified     the primary email is not verified (it never links a pre-registered profile)
+  --user-id ID     Clerk user id (required for user.updated and user.deleted; user.created
+                   prints the id it used)
+  --svix-id ID     svix message id (send the same one twice to see "duplicate")
+  --url U          webhook URL (default http://localhost:\${PORT:-3000}/api/webhooks/clerk)
+
+examples:
+  npm run send -- user.created --email ana@example.com
+  npm run send -- user.updated --user-id user_2x... --email ana.souza@example.com
+  npm run send -- user.deleted --user-id user_2x...`;
+
+function usage(message?: string): never {
+  if (message) console.error(`npm run send: ${message}\n`);
+  console.error(USAGE);
+  process.exit(2);
+}
+
+function parse() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        email: { type: "string" },
+        "first-name": { type: "string" },
+        "last-name": { type: "string" },
+        turma: { type: "string" },
+        unverified: { type: "boolean", default: false },
+        "user-id": { type: "string" },
+        "svix-id": { type: "string" },
+        url: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (err) {
+    return usage(err instanceof Error ? err.message : String(err));
+  }
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parse();
+  if (values.help) usage();
+  const [type, ...extra] = positionals;
+  if (!type) usage("which event? user.created, user.updated or user.deleted");
+  if (extra.length > 0) usage(`unexpected argument: ${extra.join(" ")}`);
+  if (!(TYPES as readonly string[]).includes(type)) usage(`unknown event type "${type}"`);
+  const eventType = type as EventType;
+  const userId = values["user-id"];
+  if (eventType !== "user.created" && !userId) {
+    usage(
+      `${eventType} needs --user-id <id>: the Clerk id of an existing user, as printed by ` +
+        "`npm run send -- user.created`.",
+    );
+  }
+
+  loadLocalEnv();
+  // The same secret as the dev server (it reads the same .env.local); generated there if missing.
+  const secret = ensureDevSecret().secrets[0];
+  if (!secret) usage("no signing secret: set CLERK_WEBHOOK_SIGNING_SECRET or run npm run dev once");
+  const url =
+    values.url ?? `http://localhost:${process.env.PORT?.trim() || "3000"}/api/webhooks/clerk`;
+
+  let event: ClerkEventJson;
+  let email: string | undefined;
+  if (eventType === "user.deleted") {
+    event = deletedEvent(userId ?? null);
+  } else {
+    email =
+      values.email ??
+      (eventType === "user.created"
+        ? `dev.${randomBytes(3).toString("hex")}@example.com`
+        : undefined);
+    const now = Date.now();
+    const user = buildUser({
+      id: userId,
+      email: email ?? null,
+      verified: !values.unverified,
+      firstName: values["first-name"],
+      lastName: values["last-name"],
+      turma: values.turma,
+      // An update must be newer than what is stored, or it is (correctly) `stale`.
+      createdAt: eventType === "user.created" ? now - 1000 : now - 60_000,
+      updatedAt: now,
+    });
+    event = userEvent(eventType, user);
+  }
+
+  const body = JSON.stringify(event);
+  const headers = svixHeaders(body, { secret, svixId: values["svix-id"] });
+  const clerkId = (event.data as { id?: string }).id ?? "(none)";
+  console.log(`POST ${url}`);
+  console.log(
+    `  ${eventType}  user ${clerkId}${email ? `  email ${email}${values.unverified ? " (unverified)" : ""}` : ""}` +
+      `  svix-id ${headers["svix-id"]}`,
+  );
+  if (eventType === "user.updated" && !values.email) {
+    console.log("  (no --email: the user is sent without an email address)");
+  }
+
+  let res: Response;
+  try {
+    res = await fetch(url, { method: "POST", headers, body });
+  } catch (err) {
+    const c = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+    const cause = String(c?.code ?? c?.message ?? err);
+    console.error(`could not reach ${url} (${cause}): is \`npm run dev\` running?`);
+    process.exit(1);
+  }
+  const text = await res.text();
+  let answer: { ok?: boolean; outcome?: string; error?: string; message?: string } = {};
+  try {
+    answer = JSON.parse(text) as typeof answer;
+  } catch {
+    // not JSON: print it raw below
+  }
+  if (answer.outcome) console.log(`${res.status} ${answer.outcome}`);
+  else if (answer.error) console.log(`${res.status} ${answer.error}: ${answer.message ?? ""}`);
+  else console.log(`${res.status} ${text.slice(0, 500)}`);
+
+  if (answer.error === "invalid_signature") {
+    console.log(
+      "  the server was started with another secret: is CLERK_WEBHOOK_SIGNING_SECRET set in its" +
+        " shell but not in this one? Both read .env.local otherwise.",
+    );
+  }
+  if (eventType === "user.created" && res.ok && answer.outcome !== "duplicate") {
+    console.log(`  next: npm run send -- user.updated --user-id ${clerkId} --email <new email>`);
+    console.log(`        npm run send -- user.deleted --user-id ${clerkId}`);
+    console.log(`        npm run send -- ${eventType} --svix-id ${headers["svix-id"]} (duplicate)`);
+  }
+  process.exit(res.ok ? 0 : 1);
+}
+
+main().catch((err: unknown) => {
+  console.error("npm run send failed:", err);
+  process.exit(1);
+});
