@@ -1,0 +1,535 @@
+// `npm run bench`: the webhook under load, ours against the seed plan's flow, in one run.
+//
+//   process A  bench/sql-server.ts       local Neon SQL endpoint + database (PostgreSQL when
+//                                        DATABASE_URL or TEST_DATABASE_URL is set: a fresh
+//                                        database on that server, dropped at the end; else PGlite)
+//   process B  bench/function-server.ts  the function, alone, so its CPU per event is its own;
+//                                        compiled to JS file by file (bench/compile.ts) and run
+//                                        by plain Node, a fresh B per measured phase
+//   process C  this file                 builds signed events, sends them at concurrency C,
+//                                        checks the rows, prints a table, writes a JSON report
+//
+// Flags: --rtt-ms 0,20 (delay added to every SQL HTTP request; default both), --events N
+// (default 2000 at RTT 0, 500 otherwise), --concurrency C (default 32 at RTT 0, 4 otherwise),
+// --out PATH (default bench/results/bench-<time>.json), --only ours|baseline, --warmup N,
+// --pool N (PostgreSQL pool of the endpoint), --pglite (ignore DATABASE_URL),
+// --cpu-prof (profile B during "ours" at the first RTT; profile under bench/results/profiles/).
+import { type ChildProcess, fork } from "node:child_process";
+import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { compileTree } from "./compile.js";
+import { buildWorkload, checkRows } from "./events.js";
+import { type ProfileSummary, printSummary, summarize } from "./profile.js";
+import {
+  BENCH_DATABASE_URL,
+  BENCH_SECRET,
+  type FunctionServerReady,
+  type FunctionStats,
+  ROUTES,
+  type Rows,
+  type SqlServerOptions,
+  type SqlServerReady,
+  type SqlServerReply,
+  type SqlServerRequest,
+  type SqlServerStats,
+  type Variant,
+} from "./protocol.js";
+import { percentile, send } from "./sender.js";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const here = (f: string) => join(ROOT, "bench", f);
+
+const { values: flags } = parseArgs({
+  options: {
+    "rtt-ms": { type: "string", multiple: true },
+    events: { type: "string" },
+    concurrency: { type: "string" },
+    out: { type: "string" },
+    only: { type: "string" },
+    warmup: { type: "string" },
+    pool: { type: "string" },
+    pglite: { type: "boolean", default: false },
+    "cpu-prof": { type: "boolean", default: false },
+  },
+});
+
+const rtts = (flags["rtt-ms"] ?? ["0,20"]).flatMap((s) => s.split(",")).map(Number);
+const variants: Variant[] =
+  flags.only === "ours" || flags.only === "baseline" ? [flags.only] : ["ours", "baseline"];
+const warmup = Number(flags.warmup ?? 200);
+const poolSize = Number(flags.pool ?? 16);
+const adminUrl = flags.pglite
+  ? undefined
+  : process.env.DATABASE_URL || process.env.TEST_DATABASE_URL;
+const eventsFor = (rtt: number) => Number(flags.events ?? (rtt === 0 ? 2000 : 500));
+const concurrencyFor = (rtt: number) => Number(flags.concurrency ?? (rtt === 0 ? 32 : 4));
+for (const n of [...rtts, warmup, poolSize]) {
+  if (!Number.isFinite(n) || n < 0) throw new Error(`bad numeric flag: ${n}`);
+}
+for (const rtt of rtts) {
+  if (!(eventsFor(rtt) >= 20) || !(concurrencyFor(rtt) >= 1)) {
+    throw new Error("--events must be >= 20 and --concurrency >= 1");
+  }
+}
+
+// Process A runs from source (it reads drizzle/'s migrations next to it); B runs compiled.
+
+const TSX = ["--import", "tsx"];
+const BUILD_DIR = join(ROOT, "bench", "results", ".build");
+
+// ------------------------------------------------------------------ process A (IPC)
+
+type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
+
+class SqlServer {
+  private nextId = 1;
+  private waiting = new Map<number, (r: SqlServerReply) => void>();
+  private constructor(
+    readonly child: ChildProcess,
+    readonly ready: SqlServerReady,
+  ) {
+    child.on("message", (m: SqlServerReply) => {
+      if (m.type !== "reply") return;
+      this.waiting.get(m.id)?.(m);
+      this.waiting.delete(m.id);
+    });
+  }
+
+  static start(opts: SqlServerOptions): Promise<SqlServer> {
+    const child = fork(here("sql-server.ts"), [JSON.stringify(opts)], {
+      cwd: ROOT,
+      execArgv: TSX,
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    return new Promise((resolve, reject) => {
+      child.once("exit", (code) => reject(new Error(`sql server exited (${code})`)));
+      child.once("message", (m: SqlServerReady) => {
+        child.removeAllListeners("exit");
+        resolve(new SqlServer(child, m));
+      });
+    });
+  }
+
+  call<T>(req: WithoutId<SqlServerRequest>): Promise<T> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, (r) => (r.ok ? resolve(r.result as T) : reject(new Error(r.error))));
+      this.child.send({ ...req, id });
+    });
+  }
+
+  async control(patch: { delayMs?: number; resetStats?: boolean }): Promise<{ requests: number }> {
+    const res = await fetch(this.ready.controlUrl, {
+      method: patch.delayMs === undefined && !patch.resetStats ? "GET" : "POST",
+      body: patch.delayMs === undefined && !patch.resetStats ? undefined : JSON.stringify(patch),
+    });
+    return ((await res.json()) as { stats: { requests: number } }).stats;
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((r) => this.child.once("exit", r));
+    await this.call({ op: "shutdown" }).catch(() => {});
+    await exited;
+  }
+}
+
+// ------------------------------------------------------------------ process B (HTTP)
+
+interface FunctionServer {
+  child: ChildProcess;
+  url: string;
+  stderr: string[];
+}
+
+function startFunction(sqlUrl: string, profileDir?: string): Promise<FunctionServer> {
+  const execArgv: string[] = [];
+  if (profileDir) execArgv.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
+  // Plain Node on the compiled JavaScript, as the function runs on Vercel (no tsx loader).
+  const child = fork(join(BUILD_DIR, "bench", "function-server.js"), [], {
+    cwd: ROOT,
+    execArgv,
+    // The handler's log lines (one per request, as on Vercel) go to /dev/null; errors are kept.
+    stdio: ["ignore", "ignore", "pipe", "ipc"],
+    env: {
+      ...process.env,
+      DATABASE_URL: BENCH_DATABASE_URL,
+      NEON_LOCAL_FETCH_ENDPOINT: sqlUrl,
+      CLERK_WEBHOOK_SIGNING_SECRET: BENCH_SECRET,
+      DEFAULT_TURMA: "neon_estrutura",
+      VERCEL_ENV: "development",
+      NODE_ENV: "production",
+    },
+  });
+  const stderr: string[] = [];
+  child.stderr?.setEncoding("utf8");
+  child.stderr?.on("data", (c: string) => {
+    stderr.push(c);
+    if (stderr.length > 50) stderr.shift();
+  });
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) =>
+      reject(new Error(`function server exited (${code}): ${stderr.join("")}`)),
+    );
+    child.once("message", (m: FunctionServerReady) => {
+      child.removeAllListeners("exit");
+      resolve({ child, url: m.url, stderr });
+    });
+  });
+}
+
+async function functionStats(b: FunctionServer): Promise<FunctionStats> {
+  return (await (await fetch(`${b.url}/bench/stats`)).json()) as FunctionStats;
+}
+
+async function stopFunction(b: FunctionServer): Promise<void> {
+  const exited = new Promise((r) => b.child.once("exit", r));
+  b.child.disconnect();
+  await exited;
+}
+
+// ------------------------------------------------------------------ one measured phase
+
+interface PhaseResult {
+  variant: Variant;
+  rttMs: number;
+  concurrency: number;
+  events: number;
+  wallMs: number;
+  eventsPerSec: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  sqlRequestsPerEvent: number;
+  functionCpuMsPerEvent: number;
+  handlerMsExclSqlPerEvent: number;
+  sqlWaitMsPerEvent: number;
+  functionPeakRssMb: number;
+  endpointCpuMsPerEvent: number;
+  postgresBackendCpuMsPerEvent: number | null;
+  senderCpuMsPerEvent: number;
+  statuses: Record<string, number>;
+  outcomes: Record<string, number>;
+  expected: ReturnType<typeof buildWorkload>["expected"];
+  problems: string[];
+}
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+let phaseNo = 0;
+
+async function phase(
+  a: SqlServer,
+  variant: Variant,
+  rttMs: number,
+  profileDir?: string,
+): Promise<PhaseResult> {
+  const n = eventsFor(rttMs);
+  const c = concurrencyFor(rttMs);
+  const tag = `p${++phaseNo}${Date.now().toString(36)}`;
+  await a.call({ op: "reset" });
+  const b = await startFunction(a.ready.sqlUrl, profileDir);
+  try {
+    const target = `${b.url}${ROUTES[variant]}`;
+    if (warmup > 0) {
+      // JIT, connections and the pg pool warm up on events that are not measured.
+      const w = buildWorkload(warmup, BENCH_SECRET, `${tag}w`, c);
+      await a.call({ op: "seed", emails: w.preRegistered });
+      await send(target, w.deliveries, c);
+      await a.call({ op: "reset" });
+    }
+    const work = buildWorkload(n, BENCH_SECRET, tag, c);
+    await a.call({ op: "seed", emails: work.preRegistered });
+
+    const sql0 = await a.control({});
+    const a0 = await a.call<SqlServerStats>({ op: "stats" });
+    const b0 = await functionStats(b);
+    const c0 = process.cpuUsage();
+    const sent = await send(target, work.deliveries, c);
+    const c1 = process.cpuUsage(c0);
+    const b1 = await functionStats(b);
+    const a1 = await a.call<SqlServerStats>({ op: "stats" });
+    const sql1 = await a.control({});
+
+    const rows = await a.call<Rows>({ op: "rows" });
+    const problems = checkRows(work, rows, variant === "ours");
+    const statuses = Object.fromEntries([...sent.statuses].map(([k, v]) => [String(k), v]));
+    const outcomes = Object.fromEntries(sent.outcomes);
+    if ((sent.statuses.get(200) ?? 0) !== n)
+      problems.push(`non-200 answers: ${JSON.stringify(statuses)} ${sent.failures.join(" | ")}`);
+    const got = (k: string) => sent.outcomes.get(k) ?? 0;
+    if (got("duplicate") !== work.expected.duplicate)
+      problems.push(`duplicate: ${got("duplicate")}, expected ${work.expected.duplicate}`);
+    if (variant === "ours") {
+      if (got("created") !== work.expected.created)
+        problems.push(`created: ${got("created")}, expected ${work.expected.created}`);
+      if (got("linked") !== work.expected.linked)
+        problems.push(`linked: ${got("linked")}, expected ${work.expected.linked}`);
+    }
+    const lat = sent.latenciesMs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
+    const handled = b1.handled - b0.handled || 1;
+    const pgCpu =
+      a0.pgBackendCpuMs === null || a1.pgBackendCpuMs === null
+        ? null
+        : round((a1.pgBackendCpuMs - a0.pgBackendCpuMs) / n, 3);
+    return {
+      variant,
+      rttMs,
+      concurrency: c,
+      events: n,
+      wallMs: round(sent.wallMs, 1),
+      eventsPerSec: round((n / sent.wallMs) * 1000, 1),
+      latencyMs: {
+        p50: round(percentile(lat, 50)),
+        p95: round(percentile(lat, 95)),
+        p99: round(percentile(lat, 99)),
+        max: round(lat[lat.length - 1] ?? Number.NaN),
+      },
+      sqlRequestsPerEvent: round((sql1.requests - sql0.requests) / n, 3),
+      functionCpuMsPerEvent: round(
+        (b1.userUs + b1.systemUs - b0.userUs - b0.systemUs) / 1000 / n,
+        3,
+      ),
+      handlerMsExclSqlPerEvent: round(
+        (b1.handlerMs - b0.handlerMs - (b1.sqlWaitMs - b0.sqlWaitMs)) / handled,
+        3,
+      ),
+      sqlWaitMsPerEvent: round((b1.sqlWaitMs - b0.sqlWaitMs) / handled, 3),
+      functionPeakRssMb: round(b1.maxRssKb / 1024, 1),
+      endpointCpuMsPerEvent: round(
+        (a1.userUs + a1.systemUs - a0.userUs - a0.systemUs) / 1000 / n,
+        3,
+      ),
+      postgresBackendCpuMsPerEvent: pgCpu,
+      senderCpuMsPerEvent: round((c1.user + c1.system) / 1000 / n, 3),
+      statuses,
+      outcomes,
+      expected: work.expected,
+      problems,
+    };
+  } finally {
+    await stopFunction(b);
+    const errors = b.stderr.join("").trim();
+    if (errors) console.error(`function stderr (last lines):\n${errors.slice(-2000)}`);
+  }
+}
+
+// ------------------------------------------------------------------ report
+
+function table(results: PhaseResult[]): string {
+  const head = [
+    "RTT",
+    "C",
+    "variant",
+    "events",
+    "ev/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "SQL req/ev",
+    "fn CPU ms/ev",
+    "fn excl SQL ms",
+    "fn peak RSS MB",
+    "endpoint CPU ms/ev",
+    "PG CPU ms/ev",
+    "sender CPU ms/ev",
+    "rows",
+  ];
+  const rows = results.map((r) => [
+    String(r.rttMs),
+    String(r.concurrency),
+    r.variant,
+    String(r.events),
+    r.eventsPerSec.toFixed(0),
+    r.latencyMs.p50.toFixed(1),
+    r.latencyMs.p95.toFixed(1),
+    r.latencyMs.p99.toFixed(1),
+    r.sqlRequestsPerEvent.toFixed(2),
+    r.functionCpuMsPerEvent.toFixed(3),
+    r.handlerMsExclSqlPerEvent.toFixed(3),
+    r.functionPeakRssMb.toFixed(0),
+    r.endpointCpuMsPerEvent.toFixed(3),
+    r.postgresBackendCpuMsPerEvent === null ? "-" : r.postgresBackendCpuMsPerEvent.toFixed(3),
+    r.senderCpuMsPerEvent.toFixed(3),
+    r.problems.length ? "FAIL" : "ok",
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+interface Target {
+  target: string;
+  value: number | null;
+  limit: string;
+  met: boolean | null;
+}
+
+function targets(results: PhaseResult[], backendKind: string): Target[] {
+  const find = (v: Variant, rtt: number, c?: number) =>
+    results.find(
+      (r) => r.variant === v && r.rttMs === rtt && (c === undefined || r.concurrency === c),
+    );
+  const out: Target[] = [];
+  // The issue's targets are for PostgreSQL; on PGlite only the round-trip count is judged.
+  const pg = backendKind === "postgres";
+  const judge = (ok: boolean | null): boolean | null => (pg ? ok : null);
+  const ours = results.filter((r) => r.variant === "ours");
+  const maxSql = ours.length ? Math.max(...ours.map((r) => r.sqlRequestsPerEvent)) : null;
+  out.push({
+    target: "SQL HTTP requests per accepted event (ours)",
+    value: maxSql,
+    limit: "= 1",
+    met: maxSql === null ? null : maxSql === 1,
+  });
+  const cpu = ours.length ? Math.max(...ours.map((r) => r.functionCpuMsPerEvent)) : null;
+  out.push({
+    target: "function CPU ms/event (ours, worst run)",
+    value: cpu,
+    limit: "<= 0.6",
+    met: judge(cpu === null ? null : cpu <= 0.6),
+  });
+  const o20 = find("ours", 20, 4);
+  const b20 = find("baseline", 20, 4);
+  out.push({
+    target: "p50 ms at RTT 20, C 4 (ours)",
+    value: o20?.latencyMs.p50 ?? null,
+    limit: "<= 23",
+    met: judge(o20 ? o20.latencyMs.p50 <= 23 : null),
+  });
+  const ratio = o20 && b20 ? round(o20.latencyMs.p50 / b20.latencyMs.p50, 3) : null;
+  out.push({
+    target: "ours/baseline p50 at RTT 20, C 4",
+    value: ratio,
+    limit: "<= 0.35",
+    met: judge(ratio === null ? null : ratio <= 0.35),
+  });
+  const o0 = find("ours", 0, 32);
+  out.push({
+    target: `events/s at RTT 0, C 32 (ours, whole stack, ${backendKind})`,
+    value: o0?.eventsPerSec ?? null,
+    limit: ">= 600",
+    met: judge(o0 ? o0.eventsPerSec >= 600 : null),
+  });
+  return out;
+}
+
+function newestProfile(dir: string): string | undefined {
+  try {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith(".cpuprofile"))
+      .map((f) => join(dir, f))
+      .sort((x, y) => statSync(y).mtimeMs - statSync(x).mtimeMs)[0];
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const load = loadavg();
+  console.log(
+    `bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), load ${load.map((l) => l.toFixed(2)).join(" ")}, node ${process.version}`,
+  );
+  await compileTree(BUILD_DIR, ["api", "lib", "drizzle", "bench"]);
+  const a = await SqlServer.start({ adminUrl, poolSize, delayMs: 0 });
+  console.log(`bench: database ${a.ready.backend}; SQL endpoint ${a.ready.sqlUrl}`);
+  const results: PhaseResult[] = [];
+  let profile: { file: string; summary: ProfileSummary; events: number } | undefined;
+  const profileDir = join(ROOT, "bench", "results", "profiles");
+  try {
+    for (const [i, rtt] of rtts.entries()) {
+      await a.control({ delayMs: rtt });
+      for (const v of variants) {
+        const prof = flags["cpu-prof"] && i === 0 && v === "ours";
+        if (prof) mkdirSync(profileDir, { recursive: true });
+        process.stdout.write(
+          `bench: RTT ${rtt} ms, C ${concurrencyFor(rtt)}, ${eventsFor(rtt)} events, ${v}${prof ? " (profiled)" : ""}... `,
+        );
+        const r = await phase(a, v, rtt, prof ? profileDir : undefined);
+        console.log(
+          `${r.eventsPerSec.toFixed(0)} ev/s, p50 ${r.latencyMs.p50.toFixed(1)} ms${r.problems.length ? `, PROBLEMS: ${r.problems.join("; ")}` : ""}`,
+        );
+        results.push(r);
+        if (prof) {
+          const file = newestProfile(profileDir);
+          if (file) profile = { file, summary: summarize(file), events: r.events + warmup };
+        }
+      }
+    }
+  } finally {
+    await a.stop();
+  }
+
+  const ratios = rtts.map((rtt) => {
+    const o = results.find((r) => r.variant === "ours" && r.rttMs === rtt);
+    const b = results.find((r) => r.variant === "baseline" && r.rttMs === rtt);
+    return {
+      rttMs: rtt,
+      throughput: o && b ? round(o.eventsPerSec / b.eventsPerSec, 2) : null,
+      p50: o && b ? round(o.latencyMs.p50 / b.latencyMs.p50, 3) : null,
+    };
+  });
+  const t = targets(results, a.ready.backendKind);
+
+  console.log(`\n${table(results)}\n`);
+  for (const r of ratios) {
+    console.log(
+      `ours/baseline at RTT ${r.rttMs} ms: throughput x${r.throughput ?? "-"}, p50 x${r.p50 ?? "-"}`,
+    );
+  }
+  console.log(
+    a.ready.backendKind === "postgres"
+      ? "\ntargets:"
+      : "\ntargets (PGlite: only the round-trip count is judged; set DATABASE_URL for the rest):",
+  );
+  for (const x of t) {
+    const mark = x.met === null ? "n/a " : x.met ? "met " : "MISS";
+    console.log(`  [${mark}] ${x.target}: ${x.value ?? "-"} (target ${x.limit})`);
+  }
+  if (profile) {
+    printSummary(profile.summary, profile.events);
+    console.log(`  profile: ${profile.file} (includes ${warmup} warm-up events)`);
+  }
+
+  const report = {
+    startedAt: started.toISOString(),
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model ?? null,
+      memoryGb: round(totalmem() / 2 ** 30, 1),
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      loadavgAtStart: load.map((l) => round(l)),
+    },
+    database: a.ready.backend,
+    backendKind: a.ready.backendKind,
+    options: {
+      rtts,
+      variants,
+      warmup,
+      poolSize,
+      events: rtts.map(eventsFor),
+      concurrency: rtts.map(concurrencyFor),
+    },
+    results,
+    ratios,
+    targets: t,
+    profile: profile ? { file: profile.file, ...profile.summary } : undefined,
+  };
+  const out = flags.out
+    ? resolve(flags.out)
+    : join(ROOT, "bench", "results", `bench-${started.toISOString().replace(/[:.]/g, "-")}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\nreport: ${out}`);
+  if (results.some((r) => r.problems.length > 0)) {
+    console.error("bench: the final rows or answers were wrong (see PROBLEMS above)");
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.stack : String(err));
+  process.exit(1);
+});
