@@ -83,6 +83,22 @@ function field(name: string, dataTypeID: number, extra?: Partial<Omit<Field, "fo
 
 const rawTypes = { getTypeParser: () => (value: string) => value };
 
+// Statements with parameters run as named prepared statements: each pooled connection parses and
+// plans a given text once and reuses the plan, as a long-lived server-side connection does. (The
+// app sends the same few statement texts over and over; re-planning them was the biggest share of
+// PostgreSQL's CPU in the bench.)
+const statementNames = new Map<string, string>();
+function statementName(text: string, params: unknown[]): string | undefined {
+  if (params.length === 0) return undefined;
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    if (statementNames.size > 10_000) return undefined;
+    name = `s${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
 function fromPg(r: pg.QueryArrayResult): QueryResult {
   return {
     command: r.command,
@@ -108,6 +124,7 @@ export class PostgresBackend implements SqlBackend {
 
   async query(stmt: Statement): Promise<QueryResult> {
     const r = await this.pool.query({
+      name: statementName(stmt.query, stmt.params),
       text: stmt.query,
       values: stmt.params,
       rowMode: "array",
@@ -125,7 +142,13 @@ export class PostgresBackend implements SqlBackend {
       for (const [i, stmt] of stmts.entries()) {
         const text = i === opts.failAtIndex ? FAULT_SQL : stmt.query;
         const values = i === opts.failAtIndex ? [] : stmt.params;
-        const r = await client.query({ text, values, rowMode: "array", types: rawTypes });
+        const r = await client.query({
+          name: statementName(text, values),
+          text,
+          values,
+          rowMode: "array",
+          types: rawTypes,
+        });
         results.push(fromPg(r));
       }
       await client.query("COMMIT");
