@@ -7,6 +7,7 @@
 // (so some race it). Updates go last: they must follow their user's creation for the expected
 // outcomes (the rows are right either way: the sync is order-safe).
 import { buildUser, type ClerkUserJson, svixHeaders, userEvent } from "../tests/fixtures/clerk.js";
+import { rng } from "../tests/fixtures/random.js";
 import type { Rows } from "./protocol.js";
 
 export interface Delivery {
@@ -21,18 +22,6 @@ export interface Workload {
   preRegistered: string[];
   users: { clerkId: string; email: string; verified: boolean; preRegistered: boolean }[];
   expected: { created: number; linked: number; appliedOrStale: number; duplicate: number };
-}
-
-/** Deterministic pseudo-random numbers (mulberry32), so runs are comparable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function signed(

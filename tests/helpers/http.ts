@@ -3,6 +3,7 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
+import { afterAll, beforeAll } from "vitest";
 import { handleClerkWebhook } from "../../lib/webhook/handle-clerk.js";
 import { type ClerkEventJson, svixHeaders } from "../fixtures/clerk.js";
 import { TEST_SECRET } from "./constants.js";
@@ -23,6 +24,23 @@ export async function serveWebhook(): Promise<Served> {
         server.close(() => resolve());
         if ("closeAllConnections" in server) server.closeAllConnections();
       }),
+  };
+}
+
+/** Serves the webhook for the calling test file (started before its tests, closed after). */
+export function useWebhookServer(): { readonly url: string } {
+  let served: Served | undefined;
+  beforeAll(async () => {
+    served = await serveWebhook();
+  });
+  afterAll(async () => {
+    await served?.close();
+  });
+  return {
+    get url() {
+      if (!served) throw new Error("the webhook server is not started yet");
+      return served.url;
+    },
   };
 }
 
@@ -83,26 +101,7 @@ export function peakInFlight(): number {
   return lastPeak;
 }
 
-/** A small seeded PRNG (mulberry32), so a failing permutation can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function shuffle<T>(items: T[], random: () => number): T[] {
-  const a = [...items];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [a[i], a[j]] = [a[j] as T, a[i] as T];
-  }
-  return a;
-}
+export { rng, shuffle } from "../fixtures/random.js";
 
 /** Test sizes: small in `npm test`, large under `npm run test:stress` (STRESS=1). */
 export const STRESS = process.env.STRESS === "1";

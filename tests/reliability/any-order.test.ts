@@ -8,7 +8,7 @@
 // - the name of a profile created at sign-up comes from SOME version of the user (the newest seen
 //   at creation: under reordering that may be a later one).
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { getDb } from "../../lib/db.js";
 import {
   buildUser,
@@ -24,10 +24,9 @@ import {
   post,
   report,
   rng,
-  type Served,
-  serveWebhook,
   shuffle,
   size,
+  useWebhookServer,
 } from "../helpers/http.js";
 import { preRegister } from "../helpers/webhook.js";
 
@@ -107,57 +106,57 @@ async function reset(people: Person[]): Promise<void> {
     if (p.preRegistered) await preRegister(p.preRegistered, `Pré ${i}`, "turma_pre");
 }
 
-let server: Served;
-beforeAll(async () => {
-  server = await serveWebhook();
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useWebhookServer();
 
 describe("any order", () => {
-  it("converges to the in-order result for random permutations", async () => {
-    const rounds = size(4, 25);
-    const peopleCount = size(25, 120);
-    let requests = 0;
-    for (let round = 0; round < rounds; round++) {
-      const seed = (Date.now() + round * 7919) % 2_147_483_647;
-      const random = rng(seed);
-      const people = Array.from({ length: peopleCount }, (_, i) =>
-        person(round * 1000 + i, random),
-      );
+  it(
+    "converges to the in-order result for random permutations",
+    async () => {
+      const rounds = size(4, 12);
+      const peopleCount = size(25, 120);
+      let requests = 0;
+      for (let round = 0; round < rounds; round++) {
+        const seed = (Date.now() + round * 7919) % 2_147_483_647;
+        const random = rng(seed);
+        const people = Array.from({ length: peopleCount }, (_, i) =>
+          person(round * 1000 + i, random),
+        );
 
-      await reset(people);
-      for (const p of people)
-        for (const d of p.events) expect((await post(server.url, d)).status).toBe(200);
-      const inOrder = await finalState();
+        await reset(people);
+        for (const p of people)
+          for (const d of p.events) expect((await post(server.url, d)).status).toBe(200);
+        const inOrder = await finalState();
 
-      await reset(people);
-      const permuted = shuffle(
-        people.flatMap((p) => p.events),
-        random,
-      );
-      const answers = await inPool(permuted, 8, (d) => post(server.url, d));
-      requests += permuted.length * 2;
-      expect(
-        answers.filter((a) => a.status !== 200),
-        `seed ${seed}`,
-      ).toEqual([]);
-      const reordered = await finalState();
+        await reset(people);
+        const permuted = shuffle(
+          people.flatMap((p) => p.events),
+          random,
+        );
+        const answers = await inPool(permuted, 8, (d) => post(server.url, d));
+        requests += permuted.length * 2;
+        expect(
+          answers.filter((a) => a.status !== 200),
+          `seed ${seed}`,
+        ).toEqual([]);
+        const reordered = await finalState();
 
-      expect(reordered.users, `users differ; permutation seed ${seed}`).toEqual(inOrder.users);
-      expect(reordered.profiles, `profiles differ; permutation seed ${seed}`).toEqual(
-        inOrder.profiles,
-      );
-      expect(reordered.names.map((n) => n.clerk_id)).toEqual(inOrder.names.map((n) => n.clerk_id));
-      const allowed = new Map<string, string[]>();
-      for (const p of people) {
-        const body = JSON.parse(p.events[0]!.body) as { data: { id: string } };
-        allowed.set(body.data.id, p.names);
+        expect(reordered.users, `users differ; permutation seed ${seed}`).toEqual(inOrder.users);
+        expect(reordered.profiles, `profiles differ; permutation seed ${seed}`).toEqual(
+          inOrder.profiles,
+        );
+        expect(reordered.names.map((n) => n.clerk_id)).toEqual(
+          inOrder.names.map((n) => n.clerk_id),
+        );
+        const allowed = new Map<string, string[]>();
+        for (const p of people) {
+          const body = JSON.parse(p.events[0]!.body) as { data: { id: string } };
+          allowed.set(body.data.id, p.names);
+        }
+        for (const n of reordered.names)
+          expect(allowed.get(n.clerk_id), `seed ${seed}`).toContain(n.nome);
       }
-      for (const n of reordered.names)
-        expect(allowed.get(n.clerk_id), `seed ${seed}`).toContain(n.nome);
-    }
-    report("any-order", { rounds, people_per_round: peopleCount, requests });
-  });
+      report("any-order", { rounds, people_per_round: peopleCount, requests });
+    },
+    size(60_000, 1_200_000),
+  );
 });

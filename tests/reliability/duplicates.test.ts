@@ -2,7 +2,7 @@
 // deliveries of one user interleaved, >= 32 requests in flight, through HTTP -> handler -> Neon
 // driver -> local SQL endpoint -> the database.
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { getDb } from "../../lib/db.js";
 import { buildUser, clerkId, userEvent } from "../fixtures/clerk.js";
 import { stats } from "../helpers/endpoint-control.js";
@@ -14,20 +14,13 @@ import {
   post,
   report,
   rng,
-  type Served,
-  serveWebhook,
   shuffle,
   size,
+  useWebhookServer,
 } from "../helpers/http.js";
 import { preRegister } from "../helpers/webhook.js";
 
-let server: Served;
-beforeAll(async () => {
-  server = await serveWebhook();
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useWebhookServer();
 
 describe("duplicates under concurrency", () => {
   it("leaves exactly one user, one mentorado, one welcome per person and one ledger row per svix id", async () => {

@@ -2,7 +2,7 @@
 // the batch's last statement answers 503 and writes nothing; redelivery (as Svix does for any
 // non-2xx) then converges to the correct state. Serialization failures are retried in-request.
 import { sql } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { getDb } from "../../lib/db.js";
 import { buildUser, clerkId, userEvent } from "../fixtures/clerk.js";
 import { control, stats } from "../helpers/endpoint-control.js";
@@ -13,19 +13,12 @@ import {
   inPool,
   post,
   report,
-  type Served,
-  serveWebhook,
   size,
+  useWebhookServer,
 } from "../helpers/http.js";
 import { preRegister, snapshot } from "../helpers/webhook.js";
 
-let server: Served;
-beforeAll(async () => {
-  server = await serveWebhook();
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useWebhookServer();
 afterEach(async () => {
   await control({ faults: {} });
 });

@@ -3,21 +3,15 @@
 // hostile-but-valid content stored exactly as sent.
 import { sql } from "drizzle-orm";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { getDb } from "../../lib/db.js";
 import { buildUser, clerkId, svixHeaders, userEvent } from "../fixtures/clerk.js";
 import { TEST_SECRET } from "../helpers/constants.js";
 import { stats } from "../helpers/endpoint-control.js";
-import { report, type Served, serveWebhook, size } from "../helpers/http.js";
+import { report, size, useWebhookServer } from "../helpers/http.js";
 import { snapshot } from "../helpers/webhook.js";
 
-let server: Served;
-beforeAll(async () => {
-  server = await serveWebhook();
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useWebhookServer();
 
 const runs = size(60, 600);
 let requests = 0;

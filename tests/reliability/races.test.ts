@@ -2,19 +2,13 @@
 // indexes, ON CONFLICT ... WHERE user_id IS NULL re-checked on the newest row), never by a read in
 // JavaScript followed by a write.
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { getDb } from "../../lib/db.js";
 import { buildUser, clerkId, userEvent } from "../fixtures/clerk.js";
-import { delivery, post, report, type Served, serveWebhook, size } from "../helpers/http.js";
+import { delivery, post, report, size, useWebhookServer } from "../helpers/http.js";
 import { preRegister } from "../helpers/webhook.js";
 
-let server: Served;
-beforeAll(async () => {
-  server = await serveWebhook();
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useWebhookServer();
 
 async function profileRows() {
   const r = await getDb().execute<{ email: string; owner: string | null; welcomes: number }>(sql`
