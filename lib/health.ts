@@ -1,7 +1,7 @@
 // GET /api/health: one SQL round trip that proves the database answers and reports the latest
 // applied migration (by its drizzle-kit tag), so a deployment can be checked against its branch.
 import { sql } from "drizzle-orm";
-import journal from "../drizzle/meta/_journal.json" with { type: "json" };
+import { MIGRATIONS } from "../drizzle/migrations.js";
 import { getDb } from "./db.js";
 import { ConfigError, getDbEnv } from "./env.js";
 import { log } from "./log.js";
@@ -14,9 +14,6 @@ const HEADERS = { "content-type": "application/json; charset=utf-8", "cache-cont
 function answer(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: HEADERS });
 }
-
-/** drizzle-kit's journal: each migration's tag and the `when` stored as created_at when applied. */
-const MIGRATIONS = (journal as { entries: { tag: string; when: number }[] }).entries;
 
 function tagOf(createdAt: number): string {
   return MIGRATIONS.find((m) => m.when === createdAt)?.tag ?? String(createdAt);

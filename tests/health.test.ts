@@ -89,3 +89,13 @@ describe("GET /api/health", () => {
     expect(captured.some((l) => l.includes('"variables":["DATABASE_URL"]'))).toBe(true);
   });
 });
+
+describe("drizzle/migrations.ts", () => {
+  it("matches drizzle-kit's journal (run npm run db:generate)", async () => {
+    const { renderMigrationsModule } = await import("../scripts/db/write-journal.js");
+    const { readFileSync } = await import("node:fs");
+    expect(readFileSync(new URL("../drizzle/migrations.ts", import.meta.url), "utf8")).toBe(
+      renderMigrationsModule(),
+    );
+  });
+});
