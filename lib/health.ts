@@ -3,6 +3,7 @@
 import { sql } from "drizzle-orm";
 import { MIGRATIONS } from "../drizzle/migrations.js";
 import { getDb } from "./db.js";
+import { sqlState } from "./db-error.js";
 import { ConfigError, getDbEnv } from "./env.js";
 import { log } from "./log.js";
 
@@ -26,13 +27,12 @@ class Timeout extends Error {
 export async function handleHealth(_request: Request): Promise<Response> {
   const started = performance.now();
   const fail = (status: number, body: Record<string, unknown>, err?: unknown): Response => {
-    const e = err as { code?: unknown; name?: unknown } | undefined;
     log({
       event: "health",
       level: "error",
       status,
       error: typeof body.error === "string" ? body.error : undefined,
-      sqlstate: typeof e?.code === "string" ? e.code : undefined,
+      sqlstate: sqlState(err),
       ms: Math.round((performance.now() - started) * 100) / 100,
       variables: err instanceof ConfigError ? err.variables : undefined,
     });
@@ -67,8 +67,7 @@ export async function handleHealth(_request: Request): Promise<Response> {
   } catch (err) {
     // A Postgres error (it has a SQLSTATE) means the database answered: only the schema is
     // missing (42P01, migrations never ran). Anything else, it is unreachable or failing.
-    const code = (err as { code?: unknown } | null)?.code;
-    if (code === "42P01") {
+    if (sqlState(err) === "42P01") {
       return fail(503, { ok: false, db: "up", migrations: null, error: "not_migrated" }, err);
     }
     return fail(503, { ok: false, db: "down", error: "database_unavailable" }, err);

@@ -8,10 +8,8 @@
 // retries (checkpoint saved: --resume); 130 interrupted (checkpoint saved: --resume).
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { getDb } from "../lib/db.js";
-import { ConfigError } from "../lib/env.js";
 import { clerkSource } from "./backfill/clerk.js";
-import { getScriptEnv, ScriptConfigError } from "./backfill/env.js";
+import { scriptConfig } from "./backfill/env.js";
 import { createProgress } from "./backfill/progress.js";
 import { formatReport, runDryRun } from "./backfill/report.js";
 import { DEFAULT_RETRY, type RetryPolicy } from "./backfill/retry.js";
@@ -110,18 +108,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  let db: ReturnType<typeof getDb>;
-  let env: ReturnType<typeof getScriptEnv>;
-  try {
-    env = getScriptEnv();
-    db = getDb();
-  } catch (e) {
-    if (e instanceof ScriptConfigError || e instanceof ConfigError) {
-      err(`backfill: ${e.message}`);
-      return 1;
-    }
-    throw e;
-  }
+  const config = scriptConfig("backfill", err);
+  if (!config) return 1;
+  const { env, db } = config;
 
   const label = args.dryRun ? "dry run" : "backfill";
   let progress = createProgress({ label });

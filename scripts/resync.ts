@@ -9,11 +9,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { ClerkUser } from "../lib/clerk/schemas.js";
 import type { Db } from "../lib/db.js";
-import { getDb } from "../lib/db.js";
-import { ConfigError } from "../lib/env.js";
 import { applyUsers, type Outcome, toUserRecord } from "../lib/sync/apply.js";
 import { type ClerkSource, clerkSource } from "./backfill/clerk.js";
-import { getScriptEnv, ScriptConfigError } from "./backfill/env.js";
+import { scriptConfig } from "./backfill/env.js";
 import { DEFAULT_RETRY, RetriesExhausted, withRetry } from "./backfill/retry.js";
 
 export type ResyncResult =
@@ -71,18 +69,9 @@ export async function main(argv: string[]): Promise<number> {
     err("usage: npm run resync -- <clerk user id, user_...> [--json]");
     return 1;
   }
-  let env: ReturnType<typeof getScriptEnv>;
-  let db: Db;
-  try {
-    env = getScriptEnv();
-    db = getDb();
-  } catch (e) {
-    if (e instanceof ScriptConfigError || e instanceof ConfigError) {
-      err(`resync: ${e.message}`);
-      return 1;
-    }
-    throw e;
-  }
+  const config = scriptConfig("resync", err);
+  if (!config) return 1;
+  const { env, db } = config;
   const clerk = clerkSource({
     secretKey: env.CLERK_SECRET_KEY,
     ...(env.CLERK_API_URL ? { apiUrl: env.CLERK_API_URL } : {}),

@@ -1,6 +1,7 @@
 // GET /api/cron/welcome-emails: Vercel Cron's call. method -> CRON_SECRET -> bearer check ->
 // configuration -> one dispatch batch -> JSON answer and ONE log line with the counts.
 import { getDb } from "../db.js";
+import { dbErrorFields } from "../db-error.js";
 import { ConfigError, getCronEnv, getDbEnv, getEmailEnv } from "../env.js";
 import { type LogFields, log } from "../log.js";
 import { errorResponse, json } from "../webhook/responses.js";
@@ -37,15 +38,6 @@ function countFields(c: DispatchCounts): Partial<LogFields> {
     n_dead: c.dead,
     n_released: c.released,
     sql_round_trips: c.sqlRoundTrips,
-  };
-}
-
-function dbErrorFields(err: unknown): Pick<LogFields, "sqlstate" | "error"> {
-  // Postgres messages and `detail` carry row values (emails): keep the SQLSTATE only.
-  const e = err as { code?: unknown; name?: unknown } | null;
-  return {
-    error: typeof e?.name === "string" ? e.name : "Error",
-    sqlstate: typeof e?.code === "string" ? e.code : undefined,
   };
 }
 

@@ -5,6 +5,7 @@ import type { SQL } from "drizzle-orm";
 import type { ClerkUser } from "../clerk/schemas.js";
 import { displayName, primaryEmail, turmaFor } from "../clerk/user.js";
 import type { Db } from "../db.js";
+import { sqlState } from "../db-error.js";
 import {
   claimMentorados,
   type DeletionRecord,
@@ -14,6 +15,7 @@ import {
   type UserRecord,
   unlinkDeletedUser,
   upsertUsers,
+  usersInput,
 } from "./statements.js";
 
 export const OUTCOMES = [
@@ -72,11 +74,6 @@ export function toUserRecord(
 const RETRYABLE_SQLSTATES = new Set(["40001", "40P01"]);
 const MAX_ATTEMPTS = 3;
 
-function sqlState(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
 /** Serialization failures and deadlocks roll the whole batch back: retrying it is safe. */
 async function withRetry<T>(run: () => Promise<T>): Promise<Applied<T>> {
   for (let attempt = 1; ; attempt++) {
@@ -111,12 +108,12 @@ export async function applyUsers(
     const seen = newest.get(r.clerk_id);
     if (!seen || seen.clerk_updated_at < r.clerk_updated_at) newest.set(r.clerk_id, r);
   }
-  const unique = [...newest.values()];
+  const input = usersInput([...newest.values()]);
   const applied = await withRetry(async () => {
     const [, , settled] = await db.batch([
-      db.execute(insertLedger(unique)),
-      db.execute(upsertUsers(unique)),
-      db.execute<{ svix_id: string; outcome: Outcome }>(claimMentorados(unique)),
+      db.execute(insertLedger(input)),
+      db.execute(upsertUsers(input)),
+      db.execute<{ svix_id: string; outcome: Outcome }>(claimMentorados(input)),
       ...after.map((statement) => db.execute(statement)),
     ]);
     return settled.rows;
@@ -129,8 +126,8 @@ export async function applyUsers(
 }
 
 /** Applies one user.deleted in one transaction. */
-export async function applyDeletion(db: Db, d: DeletionRecord): Promise<Applied<Outcome>> {
-  const applied = await withRetry(async () => {
+export function applyDeletion(db: Db, d: DeletionRecord): Promise<Applied<Outcome>> {
+  return withRetry(async () => {
     const [, settled] = await db.batch([
       db.execute(insertDeletionLedger(d)),
       db.execute<{ outcome: Outcome }>(deleteUser(d)),
@@ -138,5 +135,4 @@ export async function applyDeletion(db: Db, d: DeletionRecord): Promise<Applied<
     ]);
     return settled.rows[0]?.outcome ?? "duplicate";
   });
-  return applied;
 }

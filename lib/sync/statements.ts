@@ -41,15 +41,16 @@ const INPUT_COLUMNS = sql.raw(`svix_id text, type text, clerk_id text, email tex
   clerk_created_at timestamptz, clerk_updated_at timestamptz, nome_completo text, turma text,
   event_timestamp timestamptz`);
 
-function input(records: UserRecord[]): SQL {
+/** The `input` CTE every statement of a user batch starts from: build it once per batch. */
+export function usersInput(records: UserRecord[]): SQL {
   return sql`input as (
     select * from jsonb_to_recordset(${JSON.stringify(records)}::jsonb) as x(${INPUT_COLUMNS})
   )`;
 }
 
 /** 1. Record the deliveries. An id already in the ledger is left untouched (duplicate). */
-export function insertLedger(records: UserRecord[]): SQL {
-  return sql`with ${input(records)}
+export function insertLedger(input: SQL): SQL {
+  return sql`with ${input}
     insert into clerk_webhook_events (svix_id, type, clerk_user_id, outcome, event_timestamp)
     select svix_id, type, clerk_id, 'pending', event_timestamp from input
     on conflict (svix_id) do nothing`;
@@ -59,8 +60,8 @@ export function insertLedger(records: UserRecord[]): SQL {
  * 2. Upsert users by clerk_id. Order-safe: an existing row is only overwritten by strictly newer
  * data, and never after deletion (deleted_at is terminal; a tombstone blocks a late creation).
  */
-export function upsertUsers(records: UserRecord[]): SQL {
-  return sql`with ${input(records)},
+export function upsertUsers(input: SQL): SQL {
+  return sql`with ${input},
     written as (
       insert into users as u (clerk_id, email, email_verified, first_name, last_name, username,
         image_url, clerk_created_at, clerk_updated_at)
@@ -101,8 +102,8 @@ export function upsertUsers(records: UserRecord[]): SQL {
  * that condition on the newest row version, so only one user ever wins); otherwise a new profile
  * is inserted. A profile already linked to someone else is left alone: `conflict`.
  */
-export function claimMentorados(records: UserRecord[]): SQL {
-  return sql`with ${input(records)},
+export function claimMentorados(input: SQL): SQL {
+  return sql`with ${input},
     -- Users just written; and, for a stale delivery, the STORED user when an unlinked profile
     -- with its stored email exists (pre-registered after the sign-up was synced): claiming it uses
     -- only newer data, so it is order-safe, and a backfill or resync repairs such profiles.

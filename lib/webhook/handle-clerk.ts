@@ -2,22 +2,13 @@
 // schema -> one SQL batch -> answer, with one log line per request whatever happens.
 import { parseClerkEvent } from "../clerk/schemas.js";
 import { getDb } from "../db.js";
+import { dbErrorFields } from "../db-error.js";
 import { ConfigError, getDbEnv, getWebhookEnv } from "../env.js";
 import { type LogFields, log, safeId } from "../log.js";
 import { applyDeletion, applyUsers, type Outcome, toUserRecord } from "../sync/apply.js";
 import { readBody } from "./read-body.js";
 import { type ErrorCode, outcomeResponse, refusal } from "./responses.js";
 import { prepareVerifiers, verifySignature } from "./verify.js";
-
-function dbErrorFields(err: unknown): Pick<LogFields, "sqlstate" | "constraint" | "error"> {
-  // Postgres error `detail` and `message` carry row values (emails): keep the codes only.
-  const e = err as { code?: unknown; constraint?: unknown; name?: unknown } | null;
-  return {
-    error: typeof e?.name === "string" ? e.name : "Error",
-    sqlstate: typeof e?.code === "string" ? e.code : undefined,
-    constraint: typeof e?.constraint === "string" ? e.constraint : undefined,
-  };
-}
 
 export async function handleClerkWebhook(request: Request): Promise<Response> {
   const started = performance.now();

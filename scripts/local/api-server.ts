@@ -13,10 +13,11 @@
 // Local development only: nothing under api/ or lib/ imports this file.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { createAdaptorServer } from "@hono/node-server";
+import { json } from "../../lib/webhook/responses.js";
+import { listen } from "./listen.js";
 
 /** Vercel's request body limit for functions (413 FUNCTION_PAYLOAD_TOO_LARGE beyond it). */
 export const VERCEL_BODY_LIMIT = 4.5 * 1024 * 1024;
@@ -28,13 +29,6 @@ const EXTENSIONS = [".ts", ".mts", ".js", ".mjs"];
 
 type Handler = (request: Request) => Response | Promise<Response>;
 type FunctionModule = Record<string, unknown>;
-
-function json(status: number, body: unknown, headers?: Record<string, string>): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
-  });
-}
 
 /**
  * api/x/y.ts or api/x/y/index.ts for the URL path /api/x/y; undefined when no such function.
@@ -233,14 +227,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   }
 
   const server = createAdaptorServer({ fetch: fetchHandler }) as Server;
-  await new Promise<void>((resolveListen, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off("error", reject);
-      resolveListen();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, opts.port, opts.host);
 
   return {
     server,

@@ -18,10 +18,10 @@
 // connections are reset (a network error). Each user is kept as its serialized JSON, so a page of
 // 500 is one string join and 100,000 users cost ~200 MB and no per-request serialization.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildUser, type ClerkUserJson, type Json } from "../../tests/fixtures/clerk.js";
+import { listen } from "./listen.js";
 
 export const LOCAL_CLERK_SECRET_KEY = "sk_test_local_clerk_api_stand_in_0000000000";
 
@@ -382,11 +382,7 @@ export async function startClerkApi(opts: ClerkApiOptions = {}): Promise<ClerkAp
 
   const server: Server = createServer(handle);
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, opts.port, opts.host);
   return {
     url: `http://${opts.host ?? "127.0.0.1"}:${port}`,
     secretKey,

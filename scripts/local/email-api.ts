@@ -20,7 +20,7 @@
 // real send (e.g. to make the database fail right then), and a clock for the 24-hour window.
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listen } from "./listen.js";
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
@@ -310,11 +310,7 @@ export async function startEmailApi(opts: EmailApiOptions = {}): Promise<EmailAp
       }),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, opts.port, opts.host);
   api.server = server;
   api.url = `http://${opts.host ?? "127.0.0.1"}:${port}`;
   return api;

@@ -16,7 +16,7 @@
 // Neon caps request and response bodies at 10 MiB and answers 507 past that; so do we.
 // This file is for tests and local development only: nothing under api/ or lib/ imports it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listen } from "./listen.js";
 import type { BatchOptions, IsolationLevel, SqlBackend, Statement } from "./sql-backends.js";
 
 export const NEON_SIZE_LIMIT = 10 * 1024 * 1024;
@@ -271,11 +271,7 @@ export async function startSqlEndpoint(opts: EndpointOptions): Promise<SqlEndpoi
   });
   server.keepAliveTimeout = 60_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, opts.port, opts.host);
   return {
     url: `http://${opts.host ?? "127.0.0.1"}:${port}/sql`,
     server,
