@@ -1,30 +1,44 @@
-// `npm run bench:cold`: what a cold start of the webhook function costs.
+// `npm run bench:cold`: what a cold start of each shipped function costs, measured on what
+// Vercel's own CLI builds (scripts/vercel/offline-build.ts runs `vercel build` offline).
 //
-// 1. Bundles api/webhooks/clerk.ts as it would ship bundled (esbuild, minified, platform node,
-//    ESM) and prints its size, with the packages that weigh most in it.
-// 2. Compiles api/, lib/ and drizzle/ to JavaScript file by file, no bundling, next to
-//    node_modules: what Vercel's Node.js runtime ships (node_modules traced, not bundled).
-// 3. Times, in fresh Node processes (median of --runs, default 15, runs interleaved), the import of
-//    (a) the traced function, (b) the bundle, and each dependency alone, each minus bare
-//    `node -e ''`. Also timed inside the process (performance.now() around import()), which is
-//    free of process start-up noise.
-// Flags: --runs N, --out PATH (default bench/results/cold-<time>.json).
+// 1. Builds the repository twice with `vercel build`: as it ships (vercel.json's build: every api/
+//    function bundled into one file, scripts/vercel/output.ts) and, for comparison, as Vercel's
+//    zero-config Node builder would ship the same api/ files (compiled file by file, node_modules
+//    traced, not bundled). The migration step of the first build runs against an in-memory PGlite.
+// 2. Per function and variant: files and bytes shipped; the modules its import loads, per package
+//    (counted by a module-loader hook); the source modules bundled into it, per package.
+// 3. Per Node major (20, 22, 24: scripts/ci/node-binary.sh fetches missing ones from the npm
+//    registry) and function: median wall time of a fresh `node` importing the handler, minus the
+//    median of bare `node -e ''`, runs interleaved; and the import() time inside the process.
+// Flags: --runs N (default 11), --nodes 20,22,24, --out PATH (default bench/results/cold-<time>.json).
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
-import { compileTree, ROOT } from "./compile.js";
+import { openBackend } from "../scripts/local/sql-backends.js";
+import { startSqlEndpoint } from "../scripts/local/sql-endpoint.js";
+import { offlineVercelBuild, walkFiles } from "../scripts/vercel/offline-build.js";
+import {
+  bundleOptions,
+  functionEntries,
+  modulesByPackage,
+  ROOT,
+} from "../scripts/vercel/output.js";
 
 const { values: flags } = parseArgs({
-  options: { runs: { type: "string" }, out: { type: "string" } },
+  options: {
+    runs: { type: "string" },
+    nodes: { type: "string" },
+    out: { type: "string" },
+  },
 });
-const RUNS = Math.max(10, Number(flags.runs ?? 15));
-const WORK = join(ROOT, "bench", "results", ".cold");
-const ENTRY = "api/webhooks/clerk.ts";
+const RUNS = Math.max(5, Number(flags.runs ?? 11));
+const NODES = (flags.nodes ?? "20,22,24").split(",").map((n) => n.trim());
+const TARGET_IMPORT_MS = 60;
+const TARGET_BYTES = 1024 * 1024;
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const median = (xs: number[]) => {
@@ -33,225 +47,305 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-interface BundleInfo {
-  file: string;
-  bytes: number;
-  gzipBytes: number;
-  byPackage: { name: string; bytes: number }[];
-}
-
-async function bundle(): Promise<BundleInfo> {
-  const file = join(WORK, "bundle", "clerk.mjs");
-  const result = await build({
-    entryPoints: [join(ROOT, ENTRY)],
-    outfile: file,
-    bundle: true,
-    minify: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    metafile: true,
-    logLevel: "warning",
-  });
-  const out = Object.values(result.metafile.outputs)[0]!;
-  const byPackage = new Map<string, number>();
-  for (const [input, { bytesInOutput }] of Object.entries(out.inputs)) {
-    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
-    const name = m ? m[1]! : (input.split("/")[0] ?? input);
-    byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
-  }
-  const bytes = statSync(file).size;
+/** vercel.json and package.json as a zero-config project would have them (no bundling step). */
+function zeroConfigOverrides(): Record<string, string> {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+    scripts: Record<string, string>;
+  };
+  // @vercel/node runs a `vercel-build` script once per function: drop it for this variant.
+  delete pkg.scripts["vercel-build"];
   return {
-    file,
-    bytes,
-    gzipBytes: gzipSync(readFileSync(file)).byteLength,
-    byPackage: [...byPackage]
-      .map(([name, b]) => ({ name, bytes: b }))
-      .sort((a, b) => b.bytes - a.bytes),
+    "package.json": JSON.stringify(pkg, null, 2),
+    "vercel.json": JSON.stringify({
+      buildCommand: "mkdir -p public && echo ok > public/robots.txt",
+      outputDirectory: "public",
+      functions: { "api/**/*.ts": { maxDuration: 30 } },
+    }),
   };
 }
 
-/** What Vercel would upload unbundled: the files node-file-trace finds from the entry. */
-async function traced(entry: string): Promise<{ files: number; bytes: number } | null> {
-  try {
-    const { nodeFileTrace } = (await import("@vercel/nft")) as {
-      nodeFileTrace: (
-        files: string[],
-        opts: { base: string },
-      ) => Promise<{ fileList: Set<string> }>;
-    };
-    const { fileList } = await nodeFileTrace([entry], { base: ROOT });
-    let bytes = 0;
-    let files = 0;
-    for (const f of fileList) {
-      const st = statSync(join(ROOT, f));
-      if (st.isFile()) {
-        bytes += st.size;
-        files++;
-      }
-    }
-    return { files, bytes };
-  } catch {
-    return null; // @vercel/nft is optional (it comes with @vercel/node)
-  }
+interface ShippedFunction {
+  variant: string;
+  route: string;
+  handler: string;
+  runtime: string;
+  files: number;
+  bytes: number;
+  loadedByPackage: Record<string, number>;
+  loaded: number;
 }
 
-interface Variant {
-  name: string;
-  /** Module to import; undefined = bare `node -e ''`. */
-  module?: string;
-}
-
-function writeProbe(v: Variant): string[] {
-  if (!v.module) return ["-e", ""];
-  const file = join(WORK, "probes", `${v.name.replace(/[^a-z0-9]+/gi, "_")}.mjs`);
-  mkdirSync(dirname(file), { recursive: true });
-  // Import from a file inside the repository so bare names resolve to its node_modules.
-  writeFileSync(file, `import ${JSON.stringify(v.module)};\n`);
-  return [file];
-}
-
-function writeTimedProbe(v: Variant): string {
-  const file = join(WORK, "probes", `${v.name.replace(/[^a-z0-9]+/gi, "_")}.timed.mjs`);
+/** Counts the modules one import loads, by package, with a loader hook (a run of its own). */
+function modulesLoaded(handler: string, work: string): Record<string, number> {
+  const hooks = join(work, "count-hooks.mjs");
+  const register = join(work, "count-register.mjs");
+  const logFile = join(work, `loaded-${Math.random().toString(36).slice(2)}.txt`);
   writeFileSync(
-    file,
-    `const t = performance.now();\nawait import(${JSON.stringify(v.module)});\nprocess.stdout.write(String(performance.now() - t));\n`,
+    hooks,
+    `import { appendFileSync } from "node:fs";
+export async function load(url, context, next) {
+  appendFileSync(process.env.CNS_MODULE_LOG, url + "\\n");
+  return next(url, context);
+}\n`,
   );
-  return file;
+  writeFileSync(
+    register,
+    `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
+  );
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--import",
+      register,
+      "--input-type=module",
+      "-e",
+      `await import(${JSON.stringify(pathToFileURL(handler).href)})`,
+    ],
+    { encoding: "utf8", env: { ...process.env, CNS_MODULE_LOG: logFile } },
+  );
+  if (r.status !== 0) throw new Error(`loading ${handler} failed: ${r.stderr}`);
+  const counts: Record<string, number> = {};
+  for (const url of readFileSync(logFile, "utf8").split("\n").filter(Boolean)) {
+    if (url.startsWith("node:")) continue;
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+    const name = m?.[1] ?? "(function)";
+    counts[name] = (counts[name] ?? 0) + 1;
+  }
+  return counts;
 }
 
-function wallMs(args: string[]): number {
+function describeOutput(variant: string, output: string, work: string): ShippedFunction[] {
+  return functionEntries().map(({ route }) => {
+    const dir = join(output, "functions", `${route}.func`);
+    const config = JSON.parse(readFileSync(join(dir, ".vc-config.json"), "utf8")) as {
+      handler: string;
+      runtime: string;
+    };
+    const files = walkFiles(dir).filter((f) => !f.endsWith(".vc-config.json"));
+    const handler = join(dir, config.handler);
+    const loadedByPackage = modulesLoaded(handler, work);
+    return {
+      variant,
+      route,
+      handler,
+      runtime: config.runtime,
+      files: files.length,
+      bytes: files.reduce((n, f) => n + statSync(f).size, 0),
+      loadedByPackage,
+      loaded: Object.values(loadedByPackage).reduce((a, b) => a + b, 0),
+    };
+  });
+}
+
+function nodeBinary(major: string): string {
+  const r = spawnSync(join(ROOT, "scripts", "ci", "node-binary.sh"), [major], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`no Node ${major}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+function wallMs(node: string, args: string[]): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  const r = spawnSync(node, args, { stdio: ["ignore", "ignore", "pipe"] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`node ${args.join(" ")} failed: ${r.stderr.toString()}`);
+  if (r.status !== 0) throw new Error(`${node} ${args.join(" ")} failed: ${r.stderr.toString()}`);
   return ms;
 }
 
-function inProcessMs(file: string): number {
-  const r = spawnSync(process.execPath, [file], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`node ${file} failed: ${r.stderr}`);
+function inProcessMs(node: string, handler: string): number {
+  const code = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(handler).href)}); process.stdout.write(String(performance.now() - t));`;
+  const r = spawnSync(node, ["--input-type=module", "-e", code], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`import of ${handler} failed: ${r.stderr}`);
   return Number(r.stdout);
 }
+
+interface Timing {
+  node: string;
+  variant: string;
+  route: string;
+  overBareMs: number;
+  inProcessMs: number;
+}
+
+function time(
+  nodes: { major: string; bin: string }[],
+  fns: ShippedFunction[],
+): {
+  bare: Record<string, number>;
+  timings: Timing[];
+} {
+  const bare: Record<string, number> = {};
+  const timings: Timing[] = [];
+  for (const { major, bin } of nodes) {
+    const version = spawnSync(bin, ["--version"], { encoding: "utf8" }).stdout.trim();
+    const walls = fns.map(() => [] as number[]);
+    const inproc = fns.map(() => [] as number[]);
+    const bares: number[] = [];
+    // Warm the OS file cache once, then interleave so drift hits every variant alike.
+    for (const f of fns) wallMs(bin, [f.handler]);
+    for (let run = 0; run < RUNS; run++) {
+      bares.push(wallMs(bin, ["-e", ""]));
+      for (const [i, f] of fns.entries()) {
+        walls[i]!.push(wallMs(bin, [f.handler]));
+        inproc[i]!.push(inProcessMs(bin, f.handler));
+      }
+    }
+    bare[version] = round(median(bares));
+    for (const [i, f] of fns.entries()) {
+      timings.push({
+        node: version,
+        variant: f.variant,
+        route: f.route,
+        overBareMs: round(median(walls[i]!) - median(bares)),
+        inProcessMs: round(median(inproc[i]!)),
+      });
+    }
+    console.log(`  timed on Node ${version} (major ${major})`);
+  }
+  return { bare, timings };
+}
+
+async function bundledSources(): Promise<Record<string, Record<string, number>>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const { route, file } of functionEntries()) {
+    const r = await build({ ...bundleOptions(file, join(tmpdir(), "cns-cold.mjs")), write: false });
+    out[route] = modulesByPackage(r.metafile ?? { inputs: {}, outputs: {} });
+  }
+  return out;
+}
+
+const fmtPackages = (c: Record<string, number>) =>
+  Object.entries(c)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
 
 async function main(): Promise<void> {
   console.log(
     `bench:cold: ${cpus().length} CPUs, load ${loadavg()
       .map((l) => l.toFixed(2))
-      .join(" ")}, node ${process.version}, ${RUNS} runs per variant`,
+      .join(" ")}, ${RUNS} runs per import, Node majors ${NODES.join(", ")}`,
   );
-  mkdirSync(WORK, { recursive: true });
-  const b = await bundle();
-  console.log(
-    `\nbundle (esbuild, minified, node, esm): ${relative(ROOT, b.file)} ${round(b.bytes / 1024)} KB (${round(b.gzipBytes / 1024)} KB gzipped)`,
-  );
-  for (const p of b.byPackage.slice(0, 8)) {
-    console.log(
-      `  ${round(p.bytes / 1024)
-        .toFixed(1)
-        .padStart(7)} KB  ${p.name}`,
-    );
+  const work = join(ROOT, "bench", "results", ".cold");
+  mkdirSync(work, { recursive: true });
+
+  // The shipped build migrates a database: an in-memory PGlite behind the local Neon endpoint.
+  const backend = await openBackend({});
+  const endpoint = await startSqlEndpoint({ backend });
+  const builds: { variant: string; dir: string; output: string }[] = [];
+  try {
+    console.log("vercel build (as shipped: bundled functions)...");
+    const shipped = await offlineVercelBuild({
+      env: {
+        DATABASE_URL: "postgres://local:local@localhost:5432/main",
+        NEON_LOCAL_FETCH_ENDPOINT: endpoint.url,
+      },
+    });
+    if (shipped.status !== 0) throw new Error(`vercel build failed:\n${shipped.log}`);
+    builds.push({ variant: "shipped (bundled)", ...shipped });
+    console.log("vercel build (zero-config Node builder, unbundled, for comparison)...");
+    const zero = await offlineVercelBuild({ overrides: zeroConfigOverrides() });
+    if (zero.status !== 0) throw new Error(`zero-config vercel build failed:\n${zero.log}`);
+    builds.push({ variant: "zero-config (unbundled)", ...zero });
+  } finally {
+    await endpoint.close();
+    await backend.close();
   }
 
-  const tracedDir = join(WORK, "traced");
-  await compileTree(tracedDir, ["api", "lib", "drizzle"]);
-  const tracedEntry = join(tracedDir, "api", "webhooks", "clerk.js");
-  const trace = await traced(relative(ROOT, tracedEntry));
-  if (trace) {
+  try {
+    const fns = builds.flatMap((b) => describeOutput(b.variant, b.output, work));
+    const sources = await bundledSources();
     console.log(
-      `traced (unbundled, as Vercel ships it): ${trace.files} files, ${round(trace.bytes / 1024 / 1024, 2)} MB`,
+      `\n${"function".padEnd(26)} ${"variant".padEnd(24)} ${"runtime".padEnd(11)} ${"files".padStart(5)} ${"KB".padStart(7)} ${"modules loaded".padStart(14)}`,
     );
-  }
-
-  const url = (f: string) => pathToFileURL(f).href;
-  const variants: Variant[] = [
-    { name: "bare node -e ''" },
-    { name: "function, traced (unbundled)", module: url(tracedEntry) },
-    { name: "function, bundled", module: url(b.file) },
-    { name: "svix", module: "svix" },
-    { name: "zod", module: "zod" },
-    { name: "drizzle-orm/neon-http", module: "drizzle-orm/neon-http" },
-    { name: "@neondatabase/serverless", module: "@neondatabase/serverless" },
-  ];
-  const args = variants.map(writeProbe);
-  const timed = variants.map((v) => (v.module ? writeTimedProbe(v) : undefined));
-  const walls: number[][] = variants.map(() => []);
-  const inproc: number[][] = variants.map(() => []);
-  // Warm the OS file cache once, then interleave the variants so drift hits them all alike.
-  for (const a of args) wallMs(a);
-  for (let run = 0; run < RUNS; run++) {
-    for (const [i, a] of args.entries()) {
-      walls[i]!.push(wallMs(a));
-      const t = timed[i];
-      if (t) inproc[i]!.push(inProcessMs(t));
+    for (const f of fns) {
+      console.log(
+        `${f.route.padEnd(26)} ${f.variant.padEnd(24)} ${f.runtime.padEnd(11)} ${String(f.files).padStart(5)} ${(f.bytes / 1024).toFixed(0).padStart(7)} ${String(f.loaded).padStart(14)}`,
+      );
     }
-  }
-  const bare = median(walls[0]!);
-  const rows = variants.map((v, i) => ({
-    name: v.name,
-    wallMedianMs: round(median(walls[i]!)),
-    overBareMs: i === 0 ? 0 : round(median(walls[i]!) - bare),
-    inProcessImportMs: v.module ? round(median(inproc[i]!)) : null,
-  }));
-  console.log(
-    `\n${"import of".padEnd(32)} ${"wall (median)".padStart(14)} ${"over bare".padStart(10)} ${"import() in-process".padStart(20)}`,
-  );
-  for (const r of rows) {
+    console.log("\nmodules loaded by an import, per package:");
+    for (const f of fns)
+      console.log(`  ${f.route} [${f.variant}]: ${fmtPackages(f.loadedByPackage)}`);
+    console.log("\nsource modules inside each bundle, per package:");
+    for (const [route, c] of Object.entries(sources)) console.log(`  ${route}: ${fmtPackages(c)}`);
+
+    const nodes = NODES.map((major) => ({ major, bin: nodeBinary(major) }));
+    console.log("\ntiming fresh processes...");
+    const { bare, timings } = time(nodes, fns);
     console.log(
-      `${r.name.padEnd(32)} ${`${r.wallMedianMs.toFixed(1)} ms`.padStart(14)} ${`${r.overBareMs.toFixed(1)} ms`.padStart(10)} ${(r.inProcessImportMs === null ? "-" : `${r.inProcessImportMs.toFixed(1)} ms`).padStart(20)}`,
+      `\nbare \`node -e ''\` (median): ${Object.entries(bare)
+        .map(([n, ms]) => `${n} ${ms} ms`)
+        .join(", ")}`,
     );
-  }
-  const shipped = rows.find((r) => r.name === "function, traced (unbundled)")!;
-  const bundled = rows.find((r) => r.name === "function, bundled")!;
-  const targets = [
-    {
-      target: "bundle size, minified",
-      value: round(b.bytes / 1024),
-      unit: "KB",
-      limit: "<= 200",
-      met: b.bytes <= 200 * 1024,
-    },
-    {
-      target: "cold import over bare node, traced (how Vercel ships it by default)",
-      value: shipped.overBareMs,
-      unit: "ms",
-      limit: "<= 40",
-      met: shipped.overBareMs <= 40,
-    },
-    {
-      target: "cold import over bare node, bundled",
-      value: bundled.overBareMs,
-      unit: "ms",
-      limit: "<= 40",
-      met: bundled.overBareMs <= 40,
-    },
-  ];
-  console.log("\ntargets:");
-  for (const t of targets) {
     console.log(
-      `  [${t.met ? "met " : "MISS"}] ${t.target}: ${t.value} ${t.unit} (target ${t.limit})`,
+      `\n${"import over bare node (median)".padEnd(34)} ${Object.keys(bare)
+        .map((n) => n.padStart(22))
+        .join("")}`,
     );
+    for (const f of fns) {
+      const cells = Object.keys(bare).map((n) => {
+        const t = timings.find(
+          (x) => x.node === n && x.route === f.route && x.variant === f.variant,
+        );
+        return (t ? `${t.overBareMs} (${t.inProcessMs} in-proc)` : "-").padStart(22);
+      });
+      console.log(`${`${f.route} ${f.variant.split(" ")[0]}`.padEnd(34)} ${cells.join("")}`);
+    }
+
+    const newest = Object.keys(bare).find((n) => n.startsWith("v24.")) ?? Object.keys(bare).at(-1);
+    console.log(`\ntargets (${newest ?? "?"}, shipped functions):`);
+    const targets = fns
+      .filter((f) => f.variant.startsWith("shipped"))
+      .flatMap((f) => {
+        const t = timings.find(
+          (x) => x.node === newest && x.route === f.route && x.variant === f.variant,
+        );
+        return [
+          {
+            target: `${f.route} import over bare`,
+            value: t?.overBareMs ?? null,
+            unit: "ms",
+            limit: TARGET_IMPORT_MS,
+            met: t ? t.overBareMs <= TARGET_IMPORT_MS : null,
+          },
+          {
+            target: `${f.route} shipped size`,
+            value: round(f.bytes / 1024),
+            unit: "KB",
+            limit: TARGET_BYTES / 1024,
+            met: f.bytes <= TARGET_BYTES,
+          },
+        ];
+      });
+    for (const t of targets) {
+      console.log(
+        `  [${t.met === null ? "n/a " : t.met ? "met " : "MISS"}] ${t.target}: ${t.value} ${t.unit} (<= ${t.limit})`,
+      );
+    }
+
+    const report = {
+      startedAt: new Date().toISOString(),
+      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? null, loadavg: loadavg() },
+      runs: RUNS,
+      functions: fns.map((f) => ({ ...f, handler: relative(work, f.handler) })),
+      bundledSources: sources,
+      bareMs: bare,
+      timings,
+      targets,
+    };
+    const out = flags.out
+      ? resolve(flags.out)
+      : join(
+          ROOT,
+          "bench",
+          "results",
+          `cold-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
+        );
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`\nreport: ${out}`);
+  } finally {
+    for (const b of builds) rmSync(b.dir, { recursive: true, force: true });
   }
-  const report = {
-    startedAt: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      model: cpus()[0]?.model ?? null,
-      node: process.version,
-      loadavg: loadavg(),
-    },
-    runs: RUNS,
-    bundle: { ...b, file: relative(ROOT, b.file) },
-    traced: trace,
-    imports: rows,
-    targets,
-  };
-  const out = flags.out
-    ? resolve(flags.out)
-    : join(ROOT, "bench", "results", `cold-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\nreport: ${out}`);
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,53 @@
+// `npm run vercel-build`: Vercel's build step for this project, run ONCE per deployment by
+// @vercel/static-build (vercel.json `builds`), before the deployment takes traffic:
+//   1. bundle every api/ function into .vercel/output (Build Output API), so a bad build fails
+//      before it touches the database;
+//   2. apply the pending migrations to the environment's database (DATABASE_URL, set by the Neon
+//      integration per environment: each preview deployment migrates its own branch).
+// A failure at either step fails the build, and the previous deployment keeps serving.
+import { fileURLToPath } from "node:url";
+import { ConfigError, getDbEnv } from "../../lib/env.js";
+import { migrate } from "../db/migrate.js";
+import { writeBuildOutput } from "./output.js";
+
+function fail(message: string): never {
+  console.error(`vercel-build: ${message}`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  try {
+    getDbEnv();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    fail(
+      process.env.DATABASE_URL
+        ? `${err.variables.join(", ")} is invalid for this environment (the value is not shown).`
+        : "DATABASE_URL is not set for this environment: connect Neon to the Vercel project " +
+            "(Storage -> Neon) for Production and Preview before deploying, then redeploy.",
+    );
+  }
+
+  const started = Date.now();
+  const built = await writeBuildOutput();
+  for (const f of built) {
+    console.log(
+      `function ${f.route}: ${(f.bytes / 1024).toFixed(0)} KB, ${f.modules} modules bundled`,
+    );
+  }
+
+  const { getDb } = await import("../../lib/db.js");
+  try {
+    const result = await migrate(getDb());
+    console.log(
+      `migrations: ${result.applied.length} applied, ${result.total} in total ` +
+        `(${Date.now() - started} ms in all)`,
+    );
+  } catch (err) {
+    fail(`migrations failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+}

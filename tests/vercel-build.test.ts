@@ -1,0 +1,134 @@
+// Vercel's own builder, offline: `vercel build` (the real CLI, a devDependency) on a fresh copy of
+// the repository with a hand-written .vercel/project.json, as a new Vercel project would build it.
+// Then the built webhook function is imported by plain Node (no tsx, no vitest) and given a
+// svix-signed `user.created`, against this run's database through the local Neon endpoint.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import {
+  type OfflineBuild,
+  offlineVercelBuild,
+  repositoryFiles,
+  walkFiles as walk,
+} from "../scripts/vercel/offline-build.js";
+import { MAX_DURATION_SECONDS, ROOT } from "../scripts/vercel/output.js";
+import { buildUser, userEvent } from "./fixtures/clerk.js";
+import { LOCAL_DATABASE_URL, TEST_SECRET } from "./helpers/constants.js";
+import { allMentorados, allOutbox, allUsers, signedRequest } from "./helpers/webhook.js";
+
+let build: OfflineBuild;
+let output: string;
+let log: string;
+let status: number | null;
+
+beforeAll(async () => {
+  build = await offlineVercelBuild({
+    env: {
+      // The build's migration step runs against this test run's database.
+      DATABASE_URL: LOCAL_DATABASE_URL,
+      NEON_LOCAL_FETCH_ENDPOINT: inject("sqlEndpoint"),
+    },
+  });
+  ({ output, log, status } = build);
+}, 600_000);
+
+afterAll(() => {
+  if (build) rmSync(build.dir, { recursive: true, force: true });
+});
+
+describe("vercel build (offline, Vercel's CLI)", () => {
+  it("succeeds, running the build step once", () => {
+    expect(status, log).toBe(0);
+    expect(log.match(/Running "npm run vercel-build"/g) ?? [], log).toHaveLength(1);
+    expect(log.match(/^migrations: \d+ applied/gm) ?? [], log).toHaveLength(1);
+  });
+
+  it("ships exactly one bundled function per api/ file, on Node 22 or 24, with maxDuration", () => {
+    const apiFiles = repositoryFiles()
+      .filter((f) => /^api\/.*\.ts$/.test(f) && !/(^|\/)[._]/.test(f.slice(4)))
+      .map((f) => f.replace(/\.ts$/, ""))
+      .sort();
+    const funcs = walk(join(output, "functions"))
+      .filter((f) => f.endsWith(".vc-config.json"))
+      .map((f) => relative(join(output, "functions"), dirname(f)).replace(/\.func$/, ""))
+      .sort();
+    expect(funcs).toEqual(apiFiles);
+    for (const route of funcs) {
+      const dir = join(output, "functions", `${route}.func`);
+      const config = JSON.parse(readFileSync(join(dir, ".vc-config.json"), "utf8"));
+      expect(config.runtime).toMatch(/^nodejs(22|24)\.x$/);
+      expect(config.maxDuration).toBe(MAX_DURATION_SECONDS);
+      expect(config.launcherType).toBe("Nodejs");
+      // One file, well under the 1 MB budget: nothing else (no node_modules) is shipped.
+      expect(readdirSync(dir).sort()).toEqual([".vc-config.json", "index.mjs"]);
+      expect(statSync(join(dir, config.handler)).size).toBeLessThanOrEqual(1024 * 1024);
+    }
+  });
+
+  it("publishes no file of the repository", () => {
+    expect(walk(join(output, "static"))).toEqual([]);
+    const everything = walk(output).map((f) => relative(output, f));
+    const repo = new Set(repositoryFiles());
+    expect(everything.filter((f) => repo.has(f.replace(/^static\//, "")))).toEqual([]);
+  });
+
+  it("schedules only crons that Hobby accepts (at most once a day), each on a function", () => {
+    const config = JSON.parse(readFileSync(join(output, "config.json"), "utf8"));
+    const crons = config.crons as { path: string; schedule: string }[];
+    expect(crons.length).toBeGreaterThan(0);
+    for (const { path, schedule } of crons) {
+      const [minute, hour, ...rest] = schedule.split(" ");
+      expect(rest).toHaveLength(3);
+      expect(minute, schedule).toMatch(/^\d{1,2}$/);
+      expect(hour, schedule).toMatch(/^\d{1,2}$/);
+      expect(existsSync(join(output, "functions", `${path.slice(1)}.func`))).toBe(true);
+    }
+  });
+
+  it("the built webhook function, imported by plain Node, syncs a signed user.created", async () => {
+    const event = userEvent("user.created", buildUser({ email: "built@example.com" }));
+    const request = signedRequest(event);
+    const script = `
+      const mod = await import(${JSON.stringify(join(output, "functions/api/webhooks/clerk.func/index.mjs"))});
+      const input = JSON.parse(process.env.REQUEST);
+      const res = await mod.POST(new Request(input.url, { method: "POST", headers: input.headers, body: input.body }));
+      console.log(JSON.stringify({ status: res.status, body: await res.json() }));`;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: LOCAL_DATABASE_URL,
+        NEON_LOCAL_FETCH_ENDPOINT: inject("sqlEndpoint"),
+        CLERK_WEBHOOK_SIGNING_SECRET: TEST_SECRET,
+        REQUEST: JSON.stringify({
+          url: request.url,
+          headers: Object.fromEntries(request.headers),
+          body: await request.text(),
+        }),
+      },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const answer = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}");
+    expect(answer).toEqual({ status: 200, body: { ok: true, outcome: "created" } });
+    const users = await allUsers();
+    expect(users.map((u) => u.email)).toEqual(["built@example.com"]);
+    const profiles = await allMentorados();
+    expect(profiles.map((m) => [m.userId, m.origem])).toEqual([[users[0]!.id, "clerk_signup"]]);
+    expect((await allOutbox()).map((o) => o.mentoradoId)).toEqual([profiles[0]!.id]);
+  });
+});
+
+describe("npm run vercel-build without a database", () => {
+  it("fails with one clear line naming DATABASE_URL, before building anything", () => {
+    const run = spawnSync(
+      process.execPath,
+      ["--import", "tsx", join(ROOT, "scripts/vercel/build.ts")],
+      { cwd: ROOT, encoding: "utf8", env: { PATH: process.env.PATH } },
+    );
+    expect(run.status).toBe(1);
+    const lines = run.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^vercel-build: DATABASE_URL is not set/);
+  });
+});
