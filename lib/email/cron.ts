@@ -1,11 +1,14 @@
-// GET /api/cron/welcome-emails: Vercel Cron's call. method -> CRON_SECRET -> bearer check ->
-// configuration -> one dispatch batch -> JSON answer and ONE log line with the counts.
+// GET /api/cron/welcome-emails: Vercel Cron's call, the daily sweeper. Each welcome email is
+// normally sent right after its sync (after-sync.ts); this run sends what that could not (provider
+// down, function killed, configuration fixed later, profiles brought in by a backfill).
+// method -> CRON_SECRET -> bearer check -> configuration -> batches of due rows until the time
+// budget -> JSON answer and ONE log line with the counts.
 import { getDb } from "../db.js";
 import { dbErrorFields } from "../db-error.js";
 import { ConfigError, getCronEnv, getDbEnv, getEmailEnv } from "../env.js";
 import { type LogFields, log } from "../log.js";
 import { errorResponse, json } from "../webhook/responses.js";
-import { type DispatchCounts, DispatchError, dispatchWelcomeEmails } from "./dispatch.js";
+import { type DispatchCounts, DispatchError, sweepWelcomeEmails } from "./dispatch.js";
 import { type EmailSink, providerFor } from "./providers.js";
 
 /** A run stops starting sends after this, well inside the function's maxDuration (30 s). */
@@ -99,7 +102,7 @@ export function createWelcomeCronHandler(
 
     const provider = providerFor(env, opts.logSink);
     try {
-      const counts = await dispatchWelcomeEmails({
+      const counts = await sweepWelcomeEmails({
         db: getDb(),
         provider,
         from: env.from,

@@ -245,3 +245,48 @@ export async function dispatchWelcomeEmails(opts: DispatchOptions): Promise<Disp
   }
   return counts;
 }
+
+/**
+ * The sweeper's run (the daily cron): batch after batch until the time budget is spent or a batch
+ * comes back short (nothing more is due) or sends nothing (the provider is failing: the rest
+ * waits for its backoff rather than each row burning an attempt now). One batch per run would
+ * drain only `batchSize` rows a day, far too few after an outage or a backfill.
+ */
+export async function sweepWelcomeEmails(
+  opts: DispatchOptions & { timeBudgetMs: number },
+): Promise<DispatchCounts> {
+  const started = performance.now();
+  const batchSize = opts.batchSize ?? DEFAULTS.batchSize;
+  const total: DispatchCounts = {
+    claimed: 0,
+    sent: 0,
+    failed: 0,
+    dead: 0,
+    released: 0,
+    sqlRoundTrips: 0,
+  };
+  const add = (c: DispatchCounts) => {
+    total.claimed += c.claimed;
+    total.sent += c.sent;
+    total.failed += c.failed;
+    total.dead += c.dead;
+    total.released += c.released;
+    total.sqlRoundTrips += c.sqlRoundTrips;
+  };
+  for (let batch = 0; ; batch++) {
+    const remaining = opts.timeBudgetMs - (performance.now() - started);
+    if (remaining <= 0) break;
+    // Keep the pace across batches too (the next claim could start right after the last send).
+    if (batch > 0 && opts.sendsPerSecond) await sleep(1000 / opts.sendsPerSecond);
+    let counts: DispatchCounts;
+    try {
+      counts = await dispatchWelcomeEmails({ ...opts, batchSize, timeBudgetMs: remaining });
+    } catch (err) {
+      if (err instanceof DispatchError) add(err.counts);
+      throw err instanceof DispatchError ? new DispatchError(err.cause, total) : err;
+    }
+    add(counts);
+    if (counts.claimed < batchSize || counts.released > 0 || counts.sent === 0) break;
+  }
+  return total;
+}
