@@ -55,7 +55,7 @@ const backgroundJobs: BackgroundJob[] = [
     // request context); this loop sends what that could not, with the log provider (unless a real
     // provider is configured: then use the cron route).
     name: "welcome-emails",
-    everyMs: Number(process.env.DEV_EMAIL_EVERY_MS ?? 60_000),
+    everyMs: Number(process.env.DEV_EMAIL_EVERY_MS ?? 10_000),
     run: async () => {
       const email = getEmailEnv();
       if (email.provider !== "log") return;
