@@ -40,13 +40,18 @@ function envGroup<S extends z.ZodType>(keys: readonly string[], schema: S): () =
   };
 }
 
+/**
+ * `whsec_` and padded base64, exactly what svix can decode: a secret svix would refuse (bad
+ * padding, a stray `=`) is caught here, so the webhook and /api/health agree without loading svix.
+ */
+const SIGNING_SECRET =
+  /^whsec_(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$/;
+
 const secretList = z
   .string()
   .trim()
   .transform((s) => s.split(/[\s,]+/).filter(Boolean))
-  .pipe(
-    z.array(z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, "must look like whsec_<base64>")).min(1),
-  );
+  .pipe(z.array(z.string().regex(SIGNING_SECRET, "must be whsec_<base64>")).min(1));
 
 /** What every database user needs: the function, the cron jobs, migrations and scripts. */
 export const getDbEnv = envGroup(

@@ -1,7 +1,10 @@
 // GET /api/health: one SQL round trip that proves the database answers and reports the latest
-// applied migration (by its drizzle-kit tag), so a deployment can be checked against its branch.
+// applied migration (by its drizzle-kit tag), so a deployment can be checked against its branch;
+// and the configuration that would stop the webhook or (in production) the cron from working, by
+// variable name. ok (200) only when all of it is fine; otherwise 503 with what is wrong.
 import { sql } from "drizzle-orm";
 import { MIGRATIONS } from "../drizzle/migrations.js";
+import { misconfiguredVariables } from "./config-check.js";
 import { getDb } from "./db.js";
 import { sqlState } from "./db-error.js";
 import { ConfigError, getDbEnv } from "./env.js";
@@ -26,7 +29,12 @@ class Timeout extends Error {
 
 export async function handleHealth(_request: Request): Promise<Response> {
   const started = performance.now();
-  const fail = (status: number, body: Record<string, unknown>, err?: unknown): Response => {
+  const fail = (
+    status: number,
+    body: Record<string, unknown>,
+    variables: string[],
+    err?: unknown,
+  ): Response => {
     log({
       event: "health",
       level: "error",
@@ -34,15 +42,19 @@ export async function handleHealth(_request: Request): Promise<Response> {
       error: typeof body.error === "string" ? body.error : undefined,
       sqlstate: sqlState(err),
       ms: Math.round((performance.now() - started) * 100) / 100,
-      variables: err instanceof ConfigError ? err.variables : undefined,
+      variables: variables.length > 0 ? variables : undefined,
     });
     return answer(status, body);
   };
 
+  // Names only: a value (even a malformed one) never reaches the answer or the log.
+  const misconfigured = misconfiguredVariables();
   try {
     getDbEnv();
   } catch (err) {
-    return fail(500, { ok: false, error: "misconfigured" }, err);
+    const names = [...(err instanceof ConfigError ? err.variables : ["DATABASE_URL"])];
+    for (const v of misconfigured) if (!names.includes(v)) names.push(v);
+    return fail(500, { ok: false, error: "misconfigured", misconfigured: names }, names);
   }
 
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -57,20 +69,35 @@ export async function handleHealth(_request: Request): Promise<Response> {
     const result = await Promise.race([query, timeout]);
     const row = result.rows[0];
     const latest = row?.latest ? Number(row.latest) : null;
-    return answer(200, {
-      ok: true,
+    const body = {
+      ok: misconfigured.length === 0,
       db: "up",
       migrations: latest === null ? null : tagOf(latest),
       migrations_applied: Number(row?.applied ?? 0),
       migrations_pending: MIGRATIONS.filter((m) => latest === null || m.when > latest).length,
-    });
+      misconfigured,
+    };
+    if (misconfigured.length > 0) {
+      return fail(503, { ...body, error: "misconfigured" }, misconfigured);
+    }
+    return answer(200, body);
   } catch (err) {
     // A Postgres error (it has a SQLSTATE) means the database answered: only the schema is
     // missing (42P01, migrations never ran). Anything else, it is unreachable or failing.
     if (sqlState(err) === "42P01") {
-      return fail(503, { ok: false, db: "up", migrations: null, error: "not_migrated" }, err);
+      return fail(
+        503,
+        { ok: false, db: "up", migrations: null, error: "not_migrated", misconfigured },
+        misconfigured,
+        err,
+      );
     }
-    return fail(503, { ok: false, db: "down", error: "database_unavailable" }, err);
+    return fail(
+      503,
+      { ok: false, db: "down", error: "database_unavailable", misconfigured },
+      misconfigured,
+      err,
+    );
   } finally {
     clearTimeout(timer);
   }

@@ -13,7 +13,12 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { getDb } from "../lib/db.js";
 import { dispatchWelcomeEmails } from "../lib/email/dispatch.js";
-import { createLogProvider, formatEmailForTerminal } from "../lib/email/providers.js";
+import {
+  createLogProvider,
+  formatEmailForTerminal,
+  formatEmailLine,
+  setLocalEmailSink,
+} from "../lib/email/providers.js";
 import { getEmailEnv } from "../lib/env.js";
 import { migrate } from "./db/migrate.js";
 import { listFunctions, startApiServer } from "./local/api-server.js";
@@ -45,18 +50,18 @@ interface BackgroundJob {
 }
 const backgroundJobs: BackgroundJob[] = [
   {
-    // Production: api/cron/welcome-emails.ts on Vercel Cron. Here: the same dispatcher with the
-    // log provider (unless RESEND_API_KEY is set), printing each email to this terminal.
+    // Production: api/cron/welcome-emails.ts, the daily sweeper, on Vercel Cron. Each email is
+    // normally sent right after its webhook (lib/email/after-sync.ts, through the api-server's
+    // request context); this loop sends what that could not, with the log provider (unless a real
+    // provider is configured: then use the cron route).
     name: "welcome-emails",
     everyMs: Number(process.env.DEV_EMAIL_EVERY_MS ?? 10_000),
     run: async () => {
       const email = getEmailEnv();
-      if (email.provider !== "log") return; // a real provider: use the cron route, not the dev loop
+      if (email.provider !== "log") return;
       await dispatchWelcomeEmails({
         db: getDb(),
-        provider: createLogProvider((e, key) =>
-          process.stdout.write(formatEmailForTerminal(e, key)),
-        ),
+        provider: createLogProvider(),
         from: email.from,
         maxAttempts: email.maxAttempts,
       });
@@ -240,6 +245,12 @@ async function main(): Promise<void> {
           (e?.code ? ` (SQLSTATE ${String(e.code)})` : ""),
       );
     });
+    // Every log-provider email (inline after a webhook, or from the loop above) lands here: one
+    // line each, or the whole email with DEV_EMAIL_BODY=1.
+    const wholeEmails = process.env.DEV_EMAIL_BODY === "1";
+    setLocalEmailSink((e, key) =>
+      process.stdout.write(wholeEmails ? formatEmailForTerminal(e, key) : formatEmailLine(e, key)),
+    );
     jobs = startJobs();
     // A local Clerk Backend API with generated users, for `npm run backfill` / `npm run resync`.
     const clerkUsers = Number(process.env.DEV_CLERK_USERS ?? 25);
@@ -268,6 +279,7 @@ async function main(): Promise<void> {
         `  SQL endpoint: ${endpoint.url}   (NEON_LOCAL_FETCH_ENDPOINT)`,
         `  Clerk API:    ${clerk.url}   (local stand-in, ${clerkUsers} users; DEV_CLERK_USERS)`,
         `  Secret:       ${maskSecret(secret.secrets[0] ?? "")} from ${secretWhere}`,
+        `  Emails:       one line each in this terminal, right after the webhook (DEV_EMAIL_BODY=1: whole emails)`,
         `  Jobs:         ${backgroundJobs.length ? backgroundJobs.map((j) => `${j.name} every ${j.everyMs / 1000} s`).join(", ") : "none"}`,
         "",
         `  Try:  npm run send -- user.created --email ana@example.com${api.port === 3000 ? "" : ` --url ${base}/api/webhooks/clerk`}`,

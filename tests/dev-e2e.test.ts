@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { clerkWebhookEvents, mentorados, users } from "../drizzle/schema.js";
+import { clerkWebhookEvents, emailOutbox, mentorados, users } from "../drizzle/schema.js";
 import { type Db, getDb } from "../lib/db.js";
 import { buildUser, svixHeaders, userEvent } from "./fixtures/clerk.js";
 import { TEST_SECRET } from "./helpers/constants.js";
@@ -45,6 +45,10 @@ function startDev(): Promise<Dev> {
       // Set but empty: .env.local (if a developer has one) must not choose the database.
       DATABASE_URL: pgMode ? inject("backendDatabaseUrl") : "",
       NEON_LOCAL_FETCH_ENDPOINT: "",
+      // The sweeping loop never runs during the test: an email printed came by the inline path.
+      DEV_EMAIL_EVERY_MS: "3600000",
+      EMAIL_PROVIDER: "log",
+      DEV_EMAIL_BODY: "",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -179,6 +183,34 @@ describe("npm run dev + npm run send", () => {
     const health = await fetch(`${dev!.base}/api/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ ok: true, db: "up", migrations: "0000_init" });
+  });
+
+  it("the welcome email shows in the terminal right after send: one line, no address or body", async () => {
+    const before = dev!.output().length;
+    const r = await send(
+      "user.created",
+      "--email",
+      "e2e.welcome@example.com",
+      "--url",
+      `${dev!.base}/api/webhooks/clerk`,
+    );
+    expect(r.stdout).toMatch(/^200 created$/m);
+    // Sent after the answer, in the same invocation: wait for the line (the test's timeout bounds it).
+    const printed = () =>
+      dev!
+        .output()
+        .slice(before)
+        .match(/^\[email:log\] .*$/gm) ?? [];
+    while (printed().length === 0) await new Promise((res) => setTimeout(res, 50));
+    expect(printed()).toEqual([
+      expect.stringMatching(/^\[email:log\] welcome-\d+ "Boas-vindas à mentoria, Ana!"/),
+    ]);
+    const out = dev!.output().slice(before);
+    expect(out).not.toContain("e2e.welcome@example.com");
+    expect(out).not.toContain("Que bom ter você");
+    const rows = await inDevDb((db) => db.select().from(emailOutbox));
+    expect(rows.filter((row) => row.status === "sent").length).toBeGreaterThanOrEqual(1);
+    expect(rows.every((row) => row.status === "sent")).toBe(true);
   });
 
   it("send user.updated without --user-id explains what is missing", async () => {

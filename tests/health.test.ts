@@ -1,20 +1,42 @@
 // GET /api/health through the real function: one SQL round trip, 200 with the latest migration;
-// 503 when the database cannot be reached or fails; 500 when DATABASE_URL is missing.
+// 503 when the database cannot be reached or fails, or when the configuration keeps the webhook
+// (or, in production, the cron) from working; 500 when DATABASE_URL is missing.
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { GET, HEAD } from "../api/health.js";
+import { TEST_SECRET } from "./helpers/constants.js";
 import { control, countRoundTrips } from "./helpers/endpoint-control.js";
-import { captured } from "./helpers/log-capture.js";
+import { captured, sensitive } from "./helpers/log-capture.js";
+import { deliver } from "./helpers/webhook.js";
 
 const URL_ = "https://sync.example.test/api/health";
 const saved = {
   endpoint: process.env.NEON_LOCAL_FETCH_ENDPOINT,
   url: process.env.DATABASE_URL,
 };
+const CONFIG_KEYS = [
+  "CLERK_WEBHOOK_SIGNING_SECRET",
+  "VERCEL_ENV",
+  "CRON_SECRET",
+  "EMAIL_PROVIDER",
+  "RESEND_API_KEY",
+  "EMAIL_FROM",
+];
+const CRON_SECRET = "health-cron-secret-0123456789";
+const RESEND_API_KEY = "re_health_0123456789abcdef";
+/** Malformed secrets: not base64 svix can decode (bad padding), and not a whsec_ secret at all. */
+const BAD_PADDING = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwA";
+const NOT_WHSEC = "sk_test_this_is_a_clerk_secret_key_not_a_signing_secret";
+sensitive.add(CRON_SECRET);
+sensitive.add(RESEND_API_KEY);
+sensitive.add(BAD_PADDING.slice(6));
+sensitive.add(NOT_WHSEC);
 
 afterEach(async () => {
   process.env.NEON_LOCAL_FETCH_ENDPOINT = saved.endpoint;
   process.env.DATABASE_URL = saved.url;
+  for (const k of CONFIG_KEYS) delete process.env[k];
+  process.env.CLERK_WEBHOOK_SIGNING_SECRET = TEST_SECRET;
   await control({ faults: {} });
 });
 
@@ -54,6 +76,7 @@ describe("GET /api/health", () => {
       migrations: "0000_init",
       migrations_applied: 1,
       migrations_pending: 0,
+      misconfigured: [],
     });
   });
 
@@ -83,10 +106,114 @@ describe("GET /api/health", () => {
     const trips = await countRoundTrips(async () => {
       const r = await get();
       expect(r.status).toBe(500);
-      expect(r.body).toEqual({ ok: false, error: "misconfigured" });
+      expect(r.body).toEqual({
+        ok: false,
+        error: "misconfigured",
+        misconfigured: ["DATABASE_URL"],
+      });
     });
     expect(trips).toBe(0);
     expect(captured.some((l) => l.includes('"variables":["DATABASE_URL"]'))).toBe(true);
+  });
+});
+
+describe("GET /api/health: configuration", () => {
+  const healthLines = () =>
+    captured
+      .filter((l) => l.includes('"event":"health"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it("503 when the webhook has no signing secret, naming it; still one SQL round trip", async () => {
+    delete process.env.CLERK_WEBHOOK_SIGNING_SECRET;
+    let r: Awaited<ReturnType<typeof get>> | undefined;
+    const trips = await countRoundTrips(async () => {
+      r = await get();
+    });
+    expect(trips).toBe(1);
+    expect(r!.status).toBe(503);
+    expect(r!.body).toEqual({
+      ok: false,
+      db: "up",
+      migrations: "0000_init",
+      migrations_applied: 1,
+      migrations_pending: 0,
+      misconfigured: ["CLERK_WEBHOOK_SIGNING_SECRET"],
+      error: "misconfigured",
+    });
+    expect(healthLines().at(-1)).toMatchObject({
+      level: "error",
+      status: 503,
+      error: "misconfigured",
+      variables: ["CLERK_WEBHOOK_SIGNING_SECRET"],
+    });
+    expect((await get("HEAD")).status).toBe(503);
+  });
+
+  it.each([
+    ["bad base64 padding", BAD_PADDING],
+    ["not a whsec_ secret", NOT_WHSEC],
+    ["a good secret next to a bad one", `${TEST_SECRET} ${BAD_PADDING}`],
+  ])(
+    "503 for a malformed signing secret (%s), never echoing it; the webhook agrees",
+    async (_, value) => {
+      process.env.CLERK_WEBHOOK_SIGNING_SECRET = value;
+      const r = await get();
+      expect(r.status).toBe(503);
+      expect(r.body).toMatchObject({ ok: false, misconfigured: ["CLERK_WEBHOOK_SIGNING_SECRET"] });
+      expect(JSON.stringify(r.body)).not.toContain(value.slice(6, 20));
+      // The webhook cannot verify with it either: it refuses as misconfigured, writing nothing.
+      const webhook = await deliver("{}");
+      expect(webhook.status).toBe(500);
+      expect(webhook.body).toMatchObject({ ok: false, error: "misconfigured" });
+    },
+  );
+
+  it("outside production, no CRON_SECRET is fine (Vercel Cron only calls production)", async () => {
+    process.env.VERCEL_ENV = "preview";
+    const r = await get();
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ ok: true, misconfigured: [] });
+  });
+
+  it("in production, a cron that cannot run (no CRON_SECRET) or send (no RESEND_API_KEY) is reported by name", async () => {
+    process.env.VERCEL_ENV = "production";
+    // The tests' database is the local SQL endpoint, which production refuses
+    // (NEON_LOCAL_FETCH_ENDPOINT): that name is reported too, and the check stops before the network.
+    process.env.EMAIL_FROM = "Mentoria <boas-vindas@mentoria.example>";
+    const noCron = await countRoundTrips(async () => {
+      const r = await get();
+      expect(r.status).toBe(500);
+      expect(r.body).toEqual({
+        ok: false,
+        error: "misconfigured",
+        misconfigured: ["NEON_LOCAL_FETCH_ENDPOINT", "CRON_SECRET", "RESEND_API_KEY"],
+      });
+    });
+    expect(noCron).toBe(0);
+
+    process.env.CRON_SECRET = CRON_SECRET;
+    process.env.RESEND_API_KEY = RESEND_API_KEY;
+    const fixed = await get();
+    expect(fixed.body).toEqual({
+      ok: false,
+      error: "misconfigured",
+      misconfigured: ["NEON_LOCAL_FETCH_ENDPOINT"],
+    });
+    process.env.CRON_SECRET = "short";
+    expect((await get()).body.misconfigured).toEqual(["NEON_LOCAL_FETCH_ENDPOINT", "CRON_SECRET"]);
+    expect(healthLines().some((l) => JSON.stringify(l).includes("short"))).toBe(false);
+  });
+
+  it("in production, only the cron's missing secret is named once the rest is right (the 503 path above)", async () => {
+    const { misconfiguredVariables } = await import("../lib/config-check.js");
+    process.env.VERCEL_ENV = "production";
+    process.env.RESEND_API_KEY = RESEND_API_KEY;
+    process.env.EMAIL_FROM = "Mentoria <boas-vindas@mentoria.example>";
+    expect(misconfiguredVariables()).toEqual(["CRON_SECRET"]);
+    process.env.CRON_SECRET = CRON_SECRET;
+    expect(misconfiguredVariables()).toEqual([]);
+    delete process.env.CLERK_WEBHOOK_SIGNING_SECRET;
+    expect(misconfiguredVariables()).toEqual(["CLERK_WEBHOOK_SIGNING_SECRET"]);
   });
 });
 

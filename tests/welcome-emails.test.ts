@@ -255,6 +255,46 @@ describe("exactly once", () => {
     expect(new Set(api.sent.map((s) => s.idempotencyKey)).size).toBe(7);
   });
 
+  it("one sweep drains batch after batch (a daily run is not limited to one batch)", async () => {
+    for (let i = 0; i < 5; i++) await signUp();
+    const { createWelcomeCronHandler } = await import("../lib/email/cron.js");
+    const res = await createWelcomeCronHandler({ batchSize: 2 })(
+      new Request("https://sync.example.test/api/cron/welcome-emails", {
+        headers: { authorization: `Bearer ${CRON_SECRET}` },
+      }),
+    );
+    expect(await res.json()).toEqual({
+      ok: true,
+      claimed: 5,
+      sent: 5,
+      failed: 0,
+      dead: 0,
+      released: 0,
+    });
+    // Three batches (2 + 2 + 1): a claim per batch and a mark per email.
+    expect(runLines().at(-1)).toMatchObject({ n_sent: 5, sql_round_trips: 8 });
+    expect([...api.sendsByKey().values()]).toEqual([1, 1, 1, 1, 1]);
+    expect((await allOutbox()).every((r) => r.status === "sent")).toBe(true);
+  });
+
+  it("a sweep stops at a batch that sends nothing (provider down): the rest keeps its attempts", async () => {
+    for (let i = 0; i < 3; i++) await signUp();
+    api.faults.push({ status: 503 }, { status: 503 });
+    const { createWelcomeCronHandler } = await import("../lib/email/cron.js");
+    const res = await createWelcomeCronHandler({ batchSize: 2 })(
+      new Request("https://sync.example.test/api/cron/welcome-emails", {
+        headers: { authorization: `Bearer ${CRON_SECRET}` },
+      }),
+    );
+    expect(await res.json()).toMatchObject({ claimed: 2, sent: 0, failed: 2 });
+    const rows = await allOutbox();
+    expect(rows.map((r) => [r.status, r.attempts])).toEqual([
+      ["pending", 1],
+      ["pending", 1],
+      ["pending", 0],
+    ]);
+  });
+
   it("a crash between the send and the mark does not send twice (idempotency key)", async () => {
     await signUp();
     // The provider accepts the email, then the database goes away before the row is marked.

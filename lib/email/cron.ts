@@ -1,17 +1,18 @@
-// GET /api/cron/welcome-emails: Vercel Cron's call. method -> CRON_SECRET -> bearer check ->
-// configuration -> one dispatch batch -> JSON answer and ONE log line with the counts.
+// GET /api/cron/welcome-emails: Vercel Cron's call, the daily sweeper. Each welcome email is
+// normally sent right after its sync (after-sync.ts); this run sends what that could not (provider
+// down, function killed, configuration fixed later, profiles brought in by a backfill).
+// method -> CRON_SECRET -> bearer check -> configuration -> batches of due rows until the time
+// budget -> JSON answer and ONE log line with the counts.
 import { getDb } from "../db.js";
 import { dbErrorFields } from "../db-error.js";
 import { ConfigError, getCronEnv, getDbEnv, getEmailEnv } from "../env.js";
 import { type LogFields, log } from "../log.js";
 import { errorResponse, json } from "../webhook/responses.js";
-import { type DispatchCounts, DispatchError, dispatchWelcomeEmails } from "./dispatch.js";
-import { createLogProvider, createResendProvider, type EmailSink } from "./providers.js";
+import { type DispatchCounts, DispatchError, sweepWelcomeEmails } from "./dispatch.js";
+import { type EmailSink, providerFor } from "./providers.js";
 
 /** A run stops starting sends after this, well inside the function's maxDuration (30 s). */
 export const RUN_TIME_BUDGET_MS = 20_000;
-/** Resend answers in well under a second; a send that hangs is cut here and retried later. */
-export const SEND_TIMEOUT_MS = 8_000;
 
 export interface WelcomeCronOptions {
   /** Where the `log` provider puts emails (the dev server prints them); default: dropped. */
@@ -99,16 +100,9 @@ export function createWelcomeCronHandler(
       return misconfigured(err, "EMAIL_PROVIDER");
     }
 
-    const provider =
-      env.provider === "resend"
-        ? createResendProvider({
-            apiKey: env.apiKey,
-            apiUrl: env.apiUrl,
-            timeoutMs: SEND_TIMEOUT_MS,
-          })
-        : createLogProvider(opts.logSink);
+    const provider = providerFor(env, opts.logSink);
     try {
-      const counts = await dispatchWelcomeEmails({
+      const counts = await sweepWelcomeEmails({
         db: getDb(),
         provider,
         from: env.from,

@@ -5,7 +5,9 @@
 // - the outbox has at most one `welcome` row per mentorado (unique (kind, mentorado_id)), written in
 //   the sync's transaction, so duplicate webhooks cannot queue a second email;
 // - the claim (`FOR UPDATE SKIP LOCKED` + a lease in `locked_until`) hands each due row to one run
-//   only, so overlapping runs never send the same row;
+//   only, so overlapping runs never send the same row — and the inline send after a sync
+//   (after-sync.ts) is such a run too, restricted to one user's rows, so it and the sweeper (the
+//   cron) can never both send a row;
 // - the send carries `Idempotency-Key: welcome-<outbox id>`, so a run that dies between the send and
 //   the mark (the row is claimed again when its lease runs out) gets Resend's original answer back
 //   instead of a second email (Resend keeps keys 24 hours; the lease is minutes).
@@ -45,6 +47,8 @@ export interface DispatchOptions {
   backoff?: Backoff;
   /** Source of jitter, in [0, 1). */
   random?: () => number;
+  /** Only this Clerk user's rows (the inline send right after that user's sync). Default: all. */
+  clerkId?: string;
 }
 
 export interface DispatchCounts {
@@ -99,7 +103,12 @@ export function backoffSeconds(failures: number, b: Backoff, random: () => numbe
  * future): it is not taken twice. Rows of a profile unlinked by a user deletion wait (not claimed)
  * until the profile is claimed again.
  */
-export function claimStatement(batchSize: number, leaseSeconds: number) {
+export function claimStatement(batchSize: number, leaseSeconds: number, clerkId?: string) {
+  // The same statement for the inline send and the sweeper, so both take rows under one lease.
+  const onlyUser =
+    clerkId === undefined
+      ? sql``
+      : sql`and dm.user_id = (select u.id from users u where u.clerk_id = ${clerkId})`;
   return sql`
     update email_outbox o
     set locked_until = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
@@ -113,6 +122,7 @@ export function claimStatement(batchSize: number, leaseSeconds: number) {
           and d.next_attempt_at <= now()
           and (d.locked_until is null or d.locked_until < now())
           and dm.user_id is not null
+          ${onlyUser}
         order by d.id
         limit ${batchSize}
         for update of d skip locked
@@ -181,7 +191,7 @@ export async function dispatchWelcomeEmails(opts: DispatchOptions): Promise<Disp
   };
 
   const claimed = await run<ClaimedRow>(
-    claimStatement(batchSize, opts.leaseSeconds ?? DEFAULTS.leaseSeconds),
+    claimStatement(batchSize, opts.leaseSeconds ?? DEFAULTS.leaseSeconds, opts.clerkId),
   );
   const rows = [...claimed.rows].sort((a, b) => Number(a.id) - Number(b.id));
   counts.claimed = rows.length;
@@ -234,4 +244,49 @@ export async function dispatchWelcomeEmails(opts: DispatchOptions): Promise<Disp
     }
   }
   return counts;
+}
+
+/**
+ * The sweeper's run (the daily cron): batch after batch until the time budget is spent or a batch
+ * comes back short (nothing more is due) or sends nothing (the provider is failing: the rest
+ * waits for its backoff rather than each row burning an attempt now). One batch per run would
+ * drain only `batchSize` rows a day, far too few after an outage or a backfill.
+ */
+export async function sweepWelcomeEmails(
+  opts: DispatchOptions & { timeBudgetMs: number },
+): Promise<DispatchCounts> {
+  const started = performance.now();
+  const batchSize = opts.batchSize ?? DEFAULTS.batchSize;
+  const total: DispatchCounts = {
+    claimed: 0,
+    sent: 0,
+    failed: 0,
+    dead: 0,
+    released: 0,
+    sqlRoundTrips: 0,
+  };
+  const add = (c: DispatchCounts) => {
+    total.claimed += c.claimed;
+    total.sent += c.sent;
+    total.failed += c.failed;
+    total.dead += c.dead;
+    total.released += c.released;
+    total.sqlRoundTrips += c.sqlRoundTrips;
+  };
+  for (let batch = 0; ; batch++) {
+    const remaining = opts.timeBudgetMs - (performance.now() - started);
+    if (remaining <= 0) break;
+    // Keep the pace across batches too (the next claim could start right after the last send).
+    if (batch > 0 && opts.sendsPerSecond) await sleep(1000 / opts.sendsPerSecond);
+    let counts: DispatchCounts;
+    try {
+      counts = await dispatchWelcomeEmails({ ...opts, batchSize, timeBudgetMs: remaining });
+    } catch (err) {
+      if (err instanceof DispatchError) add(err.counts);
+      throw err instanceof DispatchError ? new DispatchError(err.cause, total) : err;
+    }
+    add(counts);
+    if (counts.claimed < batchSize || counts.released > 0 || counts.sent === 0) break;
+  }
+  return total;
 }

@@ -144,22 +144,50 @@ export function createResendProvider(opts: ResendOptions): EmailProvider {
 /** Receives what the log provider "sends". Nothing personal must reach the platform's logs. */
 export type EmailSink = (email: OutgoingEmail, idempotencyKey: string) => void;
 
+// The dev server's terminal, when it runs: kept on globalThis (like Vercel's request context) so
+// every copy of this module a loader may create sees the one sink. Nothing deployed sets it.
+const LOCAL_SINK = Symbol.for("clerk-neon-sync/local-email-sink");
+type SinkHolder = { [LOCAL_SINK]?: EmailSink | undefined };
+
+/** Local development only: where log-provider emails go when no sink is passed. */
+export function setLocalEmailSink(sink: EmailSink | undefined): void {
+  (globalThis as SinkHolder)[LOCAL_SINK] = sink;
+}
+
 /**
- * Sends nothing. With a sink (the dev server passes one writing to the terminal) the developer sees
- * the email; without one the email is dropped, so a preview deployment running with `log` never
- * writes an address or a name into its logs.
+ * Sends nothing. With a sink (the dev server installs one writing to the terminal) the developer
+ * sees the email; without one the email is dropped, so a preview deployment running with `log`
+ * never writes an address or a name into its logs.
  */
 export function createLogProvider(sink?: EmailSink): EmailProvider {
   return {
     name: "log",
     async send(email, idempotencyKey) {
-      sink?.(email, idempotencyKey);
+      (sink ?? (globalThis as SinkHolder)[LOCAL_SINK])?.(email, idempotencyKey);
       return { ok: true, id: `log_${idempotencyKey}` };
     },
   };
 }
 
-/** A readable rendering of an email for a developer's terminal (the dev server's sink). */
+/** Resend answers in well under a second; a send that hangs is cut here and retried later. */
+export const SEND_TIMEOUT_MS = 8_000;
+
+/** The provider the configuration names (lib/env.ts getEmailEnv): one place for the cron and the inline send. */
+export function providerFor(
+  env: { provider: "resend"; apiKey: string; apiUrl: string } | { provider: "log" },
+  logSink?: EmailSink,
+): EmailProvider {
+  return env.provider === "resend"
+    ? createResendProvider({ apiKey: env.apiKey, apiUrl: env.apiUrl, timeoutMs: SEND_TIMEOUT_MS })
+    : createLogProvider(logSink);
+}
+
+/** One line per email for a developer's terminal: the key and subject, no address or body. */
+export function formatEmailLine(email: OutgoingEmail, idempotencyKey: string): string {
+  return `[email:log] ${idempotencyKey} "${email.subject}" (DEV_EMAIL_BODY=1 prints it whole)\n`;
+}
+
+/** The whole email for a developer's terminal (the dev server with DEV_EMAIL_BODY=1). */
 export function formatEmailForTerminal(email: OutgoingEmail, idempotencyKey: string): string {
   const rule = "─".repeat(72);
   return [

@@ -3,6 +3,7 @@
 import { parseClerkEvent } from "../clerk/schemas.js";
 import { getDb } from "../db.js";
 import { dbErrorFields } from "../db-error.js";
+import { welcomeAfterSync } from "../email/after-sync.js";
 import { ConfigError, getDbEnv, getWebhookEnv } from "../env.js";
 import { type LogFields, log, safeId } from "../log.js";
 import { applyDeletion, applyUsers, type Outcome, toUserRecord } from "../sync/apply.js";
@@ -93,6 +94,8 @@ export async function handleClerkWebhook(request: Request): Promise<Response> {
       const r = await applyUsers(db, [record]);
       outcome = r.result.get(delivery.svixId) ?? "duplicate";
       roundTrips = r.roundTrips;
+      // Committed: a new or linked profile's welcome email goes out after this answer.
+      welcomeAfterSync(record.clerk_id, outcome);
     }
     return finish(outcomeResponse(outcome), { outcome, sql_round_trips: roundTrips });
   } catch (err) {

@@ -10,6 +10,10 @@
 // which a client sees as a connection reset instead of the answer. Bodies over the limit get a
 // 413 from this server, after the upload has been read and discarded (up to a hard bound).
 //
+// Like Vercel's runtime, it installs a request context (request-context.ts), so a function's
+// `waitUntil` work (the welcome email after a sync) runs after the answer and is tracked: `idle()`
+// waits for it, and closing the server waits for it too, as an invocation lives until it is done.
+//
 // Local development only: nothing under api/ or lib/ imports this file.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import type { Server } from "node:http";
@@ -18,6 +22,7 @@ import { pathToFileURL } from "node:url";
 import { createAdaptorServer } from "@hono/node-server";
 import { json } from "../../lib/webhook/responses.js";
 import { listen } from "./listen.js";
+import { installRequestContext } from "./request-context.js";
 
 /** Vercel's request body limit for functions (413 FUNCTION_PAYLOAD_TOO_LARGE beyond it). */
 export const VERCEL_BODY_LIMIT = 4.5 * 1024 * 1024;
@@ -145,8 +150,13 @@ export interface ApiServerOptions {
 export interface ApiServer {
   server: Server;
   port: number;
+  /** Resolves once all work the functions handed to waitUntil has settled. */
+  idle(): Promise<void>;
   close(graceMs?: number): Promise<void>;
 }
+
+/** How long closing waits for waitUntil work: Vercel allows it up to the function's maxDuration. */
+const WAIT_UNTIL_LIMIT_MS = 30_000;
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const apiDir = resolve(opts.apiDir);
@@ -228,12 +238,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 
   const server = createAdaptorServer({ fetch: fetchHandler }) as Server;
   const port = await listen(server, opts.port, opts.host);
+  const context = installRequestContext();
 
   return {
     server,
     port,
-    close: (graceMs = 2000) =>
-      new Promise<void>((done) => {
+    idle: () => context.idle(),
+    close: async (graceMs = 2000) => {
+      await new Promise<void>((done) => {
         const force = setTimeout(() => server.closeAllConnections(), graceMs);
         force.unref();
         server.close(() => {
@@ -241,6 +253,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           done();
         });
         server.closeIdleConnections();
-      }),
+      });
+      let limit: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        context.idle(),
+        new Promise<void>((r) => {
+          limit = setTimeout(r, WAIT_UNTIL_LIMIT_MS);
+        }),
+      ]);
+      clearTimeout(limit);
+      context.uninstall();
+    },
   };
 }

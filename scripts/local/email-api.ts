@@ -72,6 +72,14 @@ export interface EmailApi {
   delayMs: number;
   /** Called after an email is recorded as sent and before the answer goes out. */
   afterSend: ((email: SentEmail) => void | Promise<void>) | undefined;
+  /**
+   * A provider that hangs: every send from now on waits, once its key is taken, until `release()`
+   * (so a test can look at the world while a request is still pending). `arrived` resolves when
+   * the first held request is in.
+   */
+  hold(): { arrived: Promise<void>; release: () => void };
+  /** POST /emails requests received and not yet answered. */
+  readonly pending: number;
   /** Sends recorded per idempotency key (for "exactly once" assertions). */
   sendsByKey(): Map<string | null, number>;
   reset(): void;
@@ -173,6 +181,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function startEmailApi(opts: EmailApiOptions = {}): Promise<EmailApi> {
   const clock = opts.clock ?? Date.now;
   const keys = new Map<string, Stored>();
+  let gate: { held: Promise<void>; arrive: () => void; release: () => void } | undefined;
+  let pending = 0;
   const api: EmailApi = {
     url: "",
     server: undefined as unknown as Server,
@@ -181,6 +191,25 @@ export async function startEmailApi(opts: EmailApiOptions = {}): Promise<EmailAp
     faults: [],
     delayMs: opts.delayMs ?? 0,
     afterSend: undefined,
+    hold() {
+      let arrive: () => void = () => {};
+      let release: () => void = () => {};
+      const arrived = new Promise<void>((r) => {
+        arrive = r;
+      });
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      const open = () => {
+        if (gate?.held === held) gate = undefined;
+        release();
+      };
+      gate = { held, arrive, release: open };
+      return { arrived, release: open };
+    },
+    get pending() {
+      return pending;
+    },
     sendsByKey() {
       const m = new Map<string | null, number>();
       for (const s of api.sent) m.set(s.idempotencyKey, (m.get(s.idempotencyKey) ?? 0) + 1);
@@ -192,6 +221,7 @@ export async function startEmailApi(opts: EmailApiOptions = {}): Promise<EmailAp
       api.faults.length = 0;
       api.delayMs = opts.delayMs ?? 0;
       api.afterSend = undefined;
+      gate?.release();
       keys.clear();
     },
     close: () =>
@@ -256,6 +286,10 @@ export async function startEmailApi(opts: EmailApiOptions = {}): Promise<EmailAp
       }
       // "Processing": a second request with the same key now gets 409 concurrent_idempotent_requests.
       if (api.delayMs > 0) await sleep(api.delayMs);
+      if (gate) {
+        gate.arrive();
+        await gate.held;
+      }
 
       const email: SentEmail = { id: randomUUID(), idempotencyKey, ...payload, at: clock() };
       api.sent.push(email);
@@ -296,7 +330,10 @@ export async function startEmailApi(opts: EmailApiOptions = {}): Promise<EmailAp
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/emails" && req.method === "POST") {
-      void sendEmails(req, res);
+      pending++;
+      void sendEmails(req, res).finally(() => {
+        pending--;
+      });
       return;
     }
     const status = path === "/emails" ? 405 : 404;
