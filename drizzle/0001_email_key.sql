@@ -26,6 +26,9 @@ AS $$
       'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'),
     NFC)
 $$;--> statement-breakpoint
+-- Writes wait from here to the commit (reads do not): no profile can be added between the
+-- collision check and the index build. The whole migration is one transaction.
+LOCK TABLE mentorados IN SHARE MODE;--> statement-breakpoint
 -- Profiles that were distinct under the old key (lower(btrim(email))) but are one identity under
 -- the new one (an NFD copy of an NFC address, a tab or U+00A0 around it) must be resolved by a
 -- person: merging them here could hand one person's profile to another. Fail, naming them.
@@ -46,5 +49,6 @@ BEGIN
   END IF;
 END
 $$;--> statement-breakpoint
-DROP INDEX "mentorados_email_lower_key";--> statement-breakpoint
-CREATE UNIQUE INDEX "mentorados_email_identity_key" ON "mentorados" USING btree (email_key("email"));
+CREATE UNIQUE INDEX "mentorados_email_identity_key" ON "mentorados" USING btree (email_key("email"));--> statement-breakpoint
+-- Last: DROP INDEX takes an ACCESS EXCLUSIVE lock (reads wait too) until the commit.
+DROP INDEX "mentorados_email_lower_key";
