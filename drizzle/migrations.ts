@@ -2,4 +2,5 @@
 /** Each migration's drizzle-kit tag and the `when` stored as created_at once it is applied. */
 export const MIGRATIONS: readonly { tag: string; when: number }[] = [
   { tag: "0000_init", when: 1795604663295 },
+  { tag: "0001_email_key", when: 1795615808623 },
 ];

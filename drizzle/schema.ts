@@ -50,10 +50,10 @@ export const mentorados = pgTable(
     updatedAt: tstz("updated_at").notNull().defaultNow(),
   },
   (t) => [
-    // One profile per email, whatever its case or surrounding spaces (an app-entered " Ana@X.com "
-    // is the same person as Clerk's "ana@x.com"). The sync's INSERT ... ON CONFLICT
-    // ((lower(btrim(email)))) infers this exact expression index.
-    uniqueIndex("mentorados_email_lower_key").on(sql`lower(btrim(${t.email}))`),
+    // One profile per email identity: email_key() (drizzle/0001_email_key.sql, rule in
+    // docs/email-identity.md) is the only definition of "same address", whatever wrote the row.
+    // The sync's INSERT ... ON CONFLICT ((email_key(email))) infers this exact expression index.
+    uniqueIndex("mentorados_email_identity_key").on(sql`email_key(${t.email})`),
     check("mentorados_origem_check", sql`${t.origem} in ('pre_registered', 'clerk_signup')`),
   ],
 );

@@ -4,6 +4,7 @@
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { GET, HEAD } from "../api/health.js";
+import { MIGRATIONS } from "../drizzle/migrations.js";
 import { TEST_SECRET } from "./helpers/constants.js";
 import { control, countRoundTrips } from "./helpers/endpoint-control.js";
 import { captured, sensitive } from "./helpers/log-capture.js";
@@ -73,8 +74,8 @@ describe("GET /api/health", () => {
     expect(answer!.body).toEqual({
       ok: true,
       db: "up",
-      migrations: "0000_init",
-      migrations_applied: 1,
+      migrations: MIGRATIONS.at(-1)?.tag,
+      migrations_applied: MIGRATIONS.length,
       migrations_pending: 0,
       misconfigured: [],
     });

@@ -11,14 +11,57 @@ export const pgText = z
   .refine((s) => !s.includes("\u0000"), "must not contain NUL")
   .refine((s) => !LONE_SURROGATE.test(s), "must be well-formed unicode");
 
-const nullableText = pgText.nullish().transform((v) => v ?? null);
+/**
+ * The documented maximum of everything the sync stores (docs/email-identity.md). Over it an event
+ * is refused with 400 `invalid_event` naming the field, and the backfill counts the user
+ * `invalid`: without a bound, an indexed value over ~2.7 kB fails in the database (SQLSTATE 54000)
+ * and would answer 503, which Svix retries for days although it can never succeed.
+ */
+export const LIMITS = {
+  /** svix-id header: Svix sends `msg_` + 27 characters. */
+  svixId: 255,
+  /** Clerk ids (user, email address): `user_` / `idn_` + 27 characters. */
+  clerkId: 255,
+  /** RFC 5321: a forward path holds at most 254 octets of address, counted in UTF-8 bytes. */
+  emailBytes: 254,
+  firstName: 256,
+  lastName: 256,
+  username: 256,
+  imageUrl: 2048,
+  turma: 128,
+} as const;
+
+/** UTF-8 length of well-formed UTF-16 (each half of a surrogate pair is 2 of the pair's 4 bytes). */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdfff ? 2 : 3;
+  }
+  return n;
+}
+
+const nullableText = (max: number) =>
+  pgText
+    .max(max)
+    .nullish()
+    .transform((v) => v ?? null);
+
+const clerkIdText = pgText.max(LIMITS.clerkId);
+
+export const svixIdSchema = z.string().max(LIMITS.svixId);
+
+const turmaText = pgText.max(LIMITS.turma);
 
 /** Epoch milliseconds, as Clerk sends `created_at` / `updated_at`; within the range of a Date. */
 const epochMs = z.number().int().min(0).max(8_640_000_000_000);
 
 export const emailAddressSchema = z.object({
-  id: pgText,
-  email_address: pgText,
+  id: clerkIdText,
+  email_address: pgText.refine(
+    (s) => utf8Length(s) <= LIMITS.emailBytes,
+    `must be at most ${LIMITS.emailBytes} UTF-8 bytes`,
+  ),
   verification: z
     .object({ status: z.string().nullish() })
     .nullish()
@@ -26,17 +69,26 @@ export const emailAddressSchema = z.object({
 });
 
 export const clerkUserSchema = z.object({
-  id: pgText.min(1),
+  id: clerkIdText.min(1),
   email_addresses: z.array(emailAddressSchema),
-  primary_email_address_id: nullableText,
-  first_name: nullableText,
-  last_name: nullableText,
-  username: nullableText,
-  image_url: nullableText,
+  primary_email_address_id: nullableText(LIMITS.clerkId),
+  first_name: nullableText(LIMITS.firstName),
+  last_name: nullableText(LIMITS.lastName),
+  username: nullableText(LIMITS.username),
+  image_url: nullableText(LIMITS.imageUrl),
   // Only public_metadata is trusted (only the app's backend can write it); unsafe_metadata is
   // user-writable and deliberately not part of this schema.
   public_metadata: z
-    .object({ turma: z.unknown().optional() })
+    .object({
+      // Any JSON (a non-string falls back to DEFAULT_TURMA), but a string is stored: bounded.
+      turma: z
+        .unknown()
+        .optional()
+        .refine(
+          (v) => typeof v !== "string" || turmaText.safeParse(v).success,
+          `must be well-formed text of at most ${LIMITS.turma} characters`,
+        ),
+    })
     .nullish()
     .transform((v) => v ?? null),
   created_at: epochMs,
@@ -45,7 +97,7 @@ export const clerkUserSchema = z.object({
 export type ClerkUser = z.infer<typeof clerkUserSchema>;
 
 export const deletedUserSchema = z.object({
-  id: pgText.min(1).optional(),
+  id: clerkIdText.min(1).optional(),
   deleted: z.boolean().optional(),
 });
 

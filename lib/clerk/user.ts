@@ -1,23 +1,22 @@
 import type { ClerkUser } from "./schemas.js";
 
 export interface PrimaryEmail {
-  /** Trimmed and lower-cased; null when the primary address is missing from email_addresses. */
+  /**
+   * Exactly as Clerk sent it; null when the primary address is missing from email_addresses.
+   * Not normalised here on purpose: whether two addresses are the same is decided by the
+   * database's email_key() alone (docs/email-identity.md), so JavaScript can never disagree
+   * with it (String#toLowerCase maps İ, K (U+212A), final Σ... differently from any SQL rule).
+   */
   email: string | null;
   verified: boolean;
-}
-
-export function normalizeEmail(address: string): string {
-  return address.trim().toLowerCase();
 }
 
 /** The primary email, resolved through primary_email_address_id (it may point nowhere). */
 export function primaryEmail(user: ClerkUser): PrimaryEmail {
   const id = user.primary_email_address_id;
   const entry = id ? user.email_addresses.find((e) => e.id === id) : undefined;
-  if (!entry) return { email: null, verified: false };
-  const email = normalizeEmail(entry.email_address);
-  if (email === "") return { email: null, verified: false };
-  return { email, verified: entry.verification?.status === "verified" };
+  if (!entry || entry.email_address === "") return { email: null, verified: false };
+  return { email: entry.email_address, verified: entry.verification?.status === "verified" };
 }
 
 /** nome_completo for a profile created at sign-up: first + last, else username, else local part. */

@@ -57,8 +57,21 @@ export function insertLedger(input: SQL): SQL {
 }
 
 /**
- * 2. Upsert users by clerk_id. Order-safe: an existing row is only overwritten by strictly newer
- * data, and never after deletion (deleted_at is terminal; a tombstone blocks a late creation).
+ * The version of a user's content, for ties: two different versions with the same
+ * data.updated_at are ordered by this hash of what the sync stores, so every delivery order ends
+ * in the same row, and a redelivered identical version compares equal (no write: `stale`).
+ * row(...)::text is a canonical rendering (NULLs included); md5 is a tie-break, not a secret.
+ */
+function versionHash(t: string): SQL {
+  const r = sql.raw(t);
+  return sql`md5(row(${r}.email, ${r}.email_verified, ${r}.first_name, ${r}.last_name,
+    ${r}.username, ${r}.image_url)::text) collate "C"`;
+}
+
+/**
+ * 2. Upsert users by clerk_id. Order-safe: an existing row is only overwritten by a newer version,
+ * ordered by (data.updated_at, versionHash), and never after deletion (deleted_at is terminal; a
+ * tombstone blocks a late creation).
  */
 export function upsertUsers(input: SQL): SQL {
   return sql`with ${input},
@@ -80,7 +93,9 @@ export function upsertUsers(input: SQL): SQL {
         clerk_updated_at = excluded.clerk_updated_at,
         updated_at = now()
       where u.deleted_at is null
-        and (u.clerk_updated_at is null or u.clerk_updated_at < excluded.clerk_updated_at)
+        and (u.clerk_updated_at is null or u.clerk_updated_at < excluded.clerk_updated_at
+          or (u.clerk_updated_at = excluded.clerk_updated_at
+            and ${versionHash("u")} < ${versionHash("excluded")}))
       returning u.clerk_id
     )
     -- "in (select ...)" rather than a join with the CTE: the planner estimates one row for CTEs
@@ -113,21 +128,21 @@ export function claimMentorados(input: SQL): SQL {
       join clerk_webhook_events e on e.svix_id = i.svix_id
         and e.outcome in ('pending_link', 'pending_stale')
       join users u on u.clerk_id = i.clerk_id
-      where u.deleted_at is null and u.email_verified and u.email is not null
+      where u.deleted_at is null and u.email_verified and email_key(u.email) <> ''
         and i.nome_completo is not null
         and not exists (select 1 from mentorados m where m.user_id = u.id)
         and (e.outcome = 'pending_link' or exists (
           select 1 from mentorados m
-          where lower(btrim(m.email)) = lower(btrim(u.email)) and m.user_id is null))
+          where email_key(m.email) = email_key(u.email) and m.user_id is null))
     ),
     -- Two users of one page with the same email: the older account claims, the other is a conflict.
     claimants as (
-      select distinct on (lower(btrim(email))) * from eligible order by lower(btrim(email)), user_id
+      select distinct on (email_key(email)) * from eligible order by email_key(email), user_id
     ),
     claimed as (
       insert into mentorados as m (user_id, nome_completo, email, turma, origem)
       select user_id, nome_completo, email, turma, 'clerk_signup' from claimants
-      on conflict ((lower(btrim(email)))) do update set user_id = excluded.user_id, updated_at = now()
+      on conflict ((email_key(email))) do update set user_id = excluded.user_id, updated_at = now()
       where m.user_id is null
       returning m.id, m.user_id, (m.xmax = 0) as created
     ),

@@ -1,6 +1,6 @@
 // The webhook pipeline, top to bottom: method -> configuration -> size -> signature -> JSON ->
 // schema -> one SQL batch -> answer, with one log line per request whatever happens.
-import { parseClerkEvent } from "../clerk/schemas.js";
+import { LIMITS, parseClerkEvent, svixIdSchema } from "../clerk/schemas.js";
 import { getDb } from "../db.js";
 import { dbErrorFields } from "../db-error.js";
 import { welcomeAfterSync } from "../email/after-sync.js";
@@ -56,6 +56,9 @@ export async function handleClerkWebhook(request: Request): Promise<Response> {
 
   const verified = verifySignature(body.text, request.headers, secrets);
   if (!verified.ok) return refuse(verified.error);
+  // The svix-id is the ledger's primary key: bounded like every stored identifier.
+  if (!svixIdSchema.safeParse(verified.svixId).success)
+    return refuse("invalid_event", `svix-id: must be at most ${LIMITS.svixId} characters`);
 
   let json: unknown;
   try {

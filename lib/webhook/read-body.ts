@@ -8,7 +8,14 @@ const DECIMAL = /^\d{1,16}$/;
 
 function decode(bytes: Uint8Array): BodyResult {
   try {
-    return { ok: true, text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
+    // ignoreBOM: keep a leading U+FEFF in the text. By default TextDecoder drops it, and the
+    // signature would then be checked over bytes other than those received: a BOM the signer
+    // did not sign must fail verification. Valid UTF-8 decoded this way re-encodes to the exact
+    // bytes received, which is what svix hashes.
+    return {
+      ok: true,
+      text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes),
+    };
   } catch {
     return { ok: false, reason: "not_utf8" };
   }

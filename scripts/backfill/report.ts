@@ -77,9 +77,9 @@ function pageQuery(items: { clerk_id: string; updated_at: string; email: string 
       count(*) filter (where user_id is not null and deleted_at is null
         and (clerk_updated_at is null or clerk_updated_at < updated_at))::int as stale,
       count(*) filter (where deleted_at is not null)::int as deleted_in_db,
-      (select count(*) from mentorados m join joined j on lower(btrim(m.email)) = j.email
+      (select count(*) from mentorados m join joined j on email_key(m.email) = email_key(j.email)
         where m.user_id is null and j.deleted_at is null)::int as matching,
-      (select count(*) from joined j join mentorados m on lower(btrim(m.email)) = j.email
+      (select count(*) from joined j join mentorados m on email_key(m.email) = email_key(j.email)
         where j.deleted_at is null and not j.has_mentorado
           and m.user_id is not null and m.user_id is distinct from j.user_id)::int as conflicts
     from joined`;

@@ -86,7 +86,7 @@ async function finalState(): Promise<Final> {
   // Profiles that must match in-order delivery: every pre-registered one (with its owner), and
   // every profile owned by a live user; plus the number of welcomes of each.
   const profiles = await db.execute<Record<string, unknown>>(sql`
-    select lower(btrim(m.email)) as email, m.origem, m.turma, u.clerk_id as owner,
+    select email_key(m.email) as email, m.origem, m.turma, u.clerk_id as owner,
       case when u.deleted_at is null and u.id is not null then
         (select count(*)::int from email_outbox o where o.mentorado_id = m.id) end as welcomes
     from mentorados m left join users u on u.id = m.user_id
