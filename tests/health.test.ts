@@ -135,8 +135,8 @@ describe("GET /api/health: configuration", () => {
     expect(r!.body).toEqual({
       ok: false,
       db: "up",
-      migrations: "0000_init",
-      migrations_applied: 1,
+      migrations: MIGRATIONS.at(-1)?.tag,
+      migrations_applied: MIGRATIONS.length,
       migrations_pending: 0,
       misconfigured: ["CLERK_WEBHOOK_SIGNING_SECRET"],
       error: "misconfigured",
