@@ -15,7 +15,7 @@ import { getDb } from "../lib/db.js";
 import { dispatchWelcomeEmails } from "../lib/email/dispatch.js";
 import { createLogProvider, formatEmailForTerminal } from "../lib/email/providers.js";
 import { getEmailEnv } from "../lib/env.js";
-import { migrate } from "./db/migrate.js";
+import { explainMigrationFailure, migrate } from "./db/migrate.js";
 import { listFunctions, startApiServer } from "./local/api-server.js";
 import { type ClerkApi, generateUsers, startClerkApi } from "./local/clerk-api.js";
 import {
@@ -238,13 +238,9 @@ async function main(): Promise<void> {
     );
     process.env.NEON_LOCAL_FETCH_ENDPOINT = endpoint.url;
 
-    const migration = await migrate(getDb()).catch((err: unknown) => {
-      const e = err as { message?: unknown; code?: unknown };
-      return fail(
-        `migrations failed on ${backend?.description}: ${String(e?.message ?? err)}` +
-          (e?.code ? ` (SQLSTATE ${String(e.code)})` : ""),
-      );
-    });
+    const migration = await migrate(getDb()).catch((err: unknown) =>
+      fail(`migrations failed on ${backend?.description}: ${explainMigrationFailure(err)}`),
+    );
     jobs = startJobs();
     // A local Clerk Backend API with generated users, for `npm run backfill` / `npm run resync`.
     const clerkUsers = Number(process.env.DEV_CLERK_USERS ?? 25);
