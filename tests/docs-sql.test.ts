@@ -11,7 +11,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { getDb } from "../lib/db.js";
 import { migrate } from "../scripts/db/migrate.js";
-import { openBackend, PgliteBackend, type SqlBackend } from "../scripts/local/sql-backends.js";
+import { openBackend, type PgliteBackend, type SqlBackend } from "../scripts/local/sql-backends.js";
 import { type SqlEndpoint, startSqlEndpoint } from "../scripts/local/sql-endpoint.js";
 import { createTestDatabase } from "./helpers/global-setup.js";
 
