@@ -47,7 +47,8 @@ function envGroup<S extends z.ZodType>(keys: readonly string[], schema: S): () =
 const SIGNING_SECRET =
   /^whsec_(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$/;
 
-const secretList = z
+/** CLERK_WEBHOOK_SIGNING_SECRET's rule, shared with `npm run dev`'s start-up check. */
+export const webhookSecretList = z
   .string()
   .trim()
   .transform((s) => s.split(/[\s,]+/).filter(Boolean))
@@ -77,7 +78,7 @@ export const getWebhookEnv = envGroup(
   ["CLERK_WEBHOOK_SIGNING_SECRET", "DEFAULT_TURMA"],
   z.object({
     // Several secrets (space or comma separated) let a secret be rotated without dropping events.
-    CLERK_WEBHOOK_SIGNING_SECRET: secretList,
+    CLERK_WEBHOOK_SIGNING_SECRET: webhookSecretList,
     DEFAULT_TURMA: z.string().trim().min(1).default("neon_estrutura"),
   }),
 );

@@ -10,7 +10,7 @@
 //   5. every function under api/ on http://localhost:${PORT:-3000}, with Vercel's file routing.
 // Ctrl-C (SIGINT) or SIGTERM closes the server, the endpoint and the database cleanly: exit 0.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { getDb } from "../lib/db.js";
 import { dispatchWelcomeEmails } from "../lib/email/dispatch.js";
 import {
@@ -20,12 +20,16 @@ import {
   setLocalEmailSink,
 } from "../lib/email/providers.js";
 import { getEmailEnv } from "../lib/env.js";
-import { migrate } from "./db/migrate.js";
+import { explainMigrationFailure, migrate } from "./db/migrate.js";
 import { listFunctions, startApiServer } from "./local/api-server.js";
 import { type ClerkApi, generateUsers, startClerkApi } from "./local/clerk-api.js";
 import {
+  checkDevSecret,
+  chooseDatabase,
+  devPort,
   ENV_LOCAL,
   ensureDevSecret,
+  LocalConfigError,
   loadLocalEnv,
   maskSecret,
   REPO_ROOT,
@@ -35,7 +39,8 @@ import { type SqlEndpoint, startSqlEndpoint } from "./local/sql-endpoint.js";
 
 /** What the Neon driver is given as DATABASE_URL with PGlite: only its header reaches the endpoint. */
 const PGLITE_DATABASE_URL = "postgres://local:local@localhost:5432/main";
-const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]", ""]);
+/** Seed of the Clerk stand-in's users: the same ids on every start, so a backfill stays valid. */
+const CLERK_USERS_SEED = "dev";
 
 // ---------------------------------------------------------------- background jobs
 // Jobs that production runs on a schedule (Vercel Cron) run here on an interval, in this process,
@@ -76,36 +81,26 @@ function fail(message: string): never {
   throw new StartupError(message);
 }
 
-function port(): number {
-  const raw = process.env.PORT?.trim() || "3000";
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`PORT must be a port number, not "${raw}"`);
-  return n;
+/**
+ * The local stand-ins' ports: fixed offsets of PORT (SQL endpoint PORT+1, Clerk API PORT+2, so
+ * 3001 and 3002 by default), so the commands the banner prints keep working after a restart.
+ * PORT=0 (tests) picks free ports for all three.
+ */
+function sidePort(apiPort: number, offset: number, what: string): number {
+  if (apiPort === 0) return 0;
+  const p = apiPort + offset;
+  if (p > 65535) fail(`PORT ${apiPort} leaves no room for the ${what} on PORT+${offset}`);
+  return p;
 }
 
-type DbChoice = { kind: "pglite"; dataDir: string } | { kind: "postgres"; url: string };
-
-function chooseDatabase(): DbChoice {
-  const url = process.env.DATABASE_URL?.trim();
-  if (!url) {
-    const dir = process.env.PGLITE_DATA_DIR?.trim() || join(REPO_ROOT, ".data", "pglite");
-    return { kind: "pglite", dataDir: resolve(dir) };
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return fail("DATABASE_URL is not a URL: unset it to use the embedded PGlite database.");
-  }
-  if (!/^postgres(ql)?:$/.test(parsed.protocol)) fail("DATABASE_URL must be a postgres:// URL.");
-  if (!LOCAL_HOSTS.has(parsed.hostname)) {
+async function listenOr<T>(what: string, port: number, start: () => Promise<T>): Promise<T> {
+  return start().catch((err: NodeJS.ErrnoException) =>
     fail(
-      `DATABASE_URL points at ${parsed.hostname}, not at this machine. npm run dev only uses the ` +
-        "embedded PGlite database (DATABASE_URL unset) or a local PostgreSQL server " +
-        "(postgres://postgres@127.0.0.1:5432/<db>); it never migrates a remote database.",
-    );
-  }
-  return { kind: "postgres", url };
+      err.code === "EADDRINUSE"
+        ? `port ${port} (${what}) is in use (another npm run dev?). Set PORT=<n>: it moves all three ports.`
+        : `could not start the ${what}: ${err.message}`,
+    ),
+  );
 }
 
 // One dev server per PGlite data dir: two processes writing the same files would corrupt them.
@@ -125,7 +120,12 @@ function lockDataDir(dataDir: string): () => void {
     } catch {
       alive = false;
     }
-    if (alive) fail(`${dataDir} is in use by another npm run dev (pid ${pid}).`);
+    if (alive) {
+      fail(
+        `${dataDir} is in use by another npm run dev (pid ${pid}). Stop that one, or give this ` +
+          "one its own database: PGLITE_DATA_DIR=.data/pglite-2 PORT=3010 npm run dev",
+      );
+    }
     writeFileSync(lock, String(process.pid));
   }
   return () => rmSync(lock, { force: true });
@@ -170,8 +170,10 @@ function startJobs(): { stop: () => Promise<void> } {
 async function main(): Promise<void> {
   loadLocalEnv();
   const secret = ensureDevSecret();
+  checkDevSecret(secret);
   const host = process.env.HOST?.trim() || "127.0.0.1";
   const choice = chooseDatabase();
+  const apiPort = devPort();
   const apiDir = join(REPO_ROOT, "api");
 
   let backend: SqlBackend | undefined;
@@ -185,7 +187,7 @@ async function main(): Promise<void> {
   });
 
   // Listen first: a busy port fails fast, before the database is opened.
-  const api = await startApiServer({ apiDir, port: port(), host, ready }).catch(
+  const api = await startApiServer({ apiDir, port: apiPort, host, ready }).catch(
     (err: NodeJS.ErrnoException) =>
       fail(
         err.code === "EADDRINUSE"
@@ -235,16 +237,15 @@ async function main(): Promise<void> {
       // The driver keeps the real connection string; the endpoint's pg pool does the talking.
       process.env.DATABASE_URL = choice.url;
     }
-    endpoint = await startSqlEndpoint({ backend });
+    const sqlPort = sidePort(apiPort, 1, "SQL endpoint");
+    endpoint = await listenOr("SQL endpoint", sqlPort, () =>
+      startSqlEndpoint({ backend: backend as SqlBackend, port: sqlPort }),
+    );
     process.env.NEON_LOCAL_FETCH_ENDPOINT = endpoint.url;
 
-    const migration = await migrate(getDb()).catch((err: unknown) => {
-      const e = err as { message?: unknown; code?: unknown };
-      return fail(
-        `migrations failed on ${backend?.description}: ${String(e?.message ?? err)}` +
-          (e?.code ? ` (SQLSTATE ${String(e.code)})` : ""),
-      );
-    });
+    const migration = await migrate(getDb()).catch((err: unknown) =>
+      fail(`migrations failed on ${backend?.description}: ${explainMigrationFailure(err)}`),
+    );
     // Every log-provider email (inline after a webhook, or from the loop above) lands here: one
     // line each, or the whole email with DEV_EMAIL_BODY=1.
     const wholeEmails = process.env.DEV_EMAIL_BODY === "1";
@@ -254,7 +255,14 @@ async function main(): Promise<void> {
     jobs = startJobs();
     // A local Clerk Backend API with generated users, for `npm run backfill` / `npm run resync`.
     const clerkUsers = Number(process.env.DEV_CLERK_USERS ?? 25);
-    clerk = await startClerkApi({ users: generateUsers(clerkUsers), host: "127.0.0.1", port: 0 });
+    const clerkPort = sidePort(apiPort, 2, "Clerk API stand-in");
+    clerk = await listenOr("Clerk API stand-in", clerkPort, () =>
+      startClerkApi({
+        users: generateUsers(clerkUsers, { seed: CLERK_USERS_SEED }),
+        host: "127.0.0.1",
+        port: clerkPort,
+      }),
+    );
     markReady();
 
     const base = `http://localhost:${api.port}`;
@@ -292,13 +300,20 @@ async function main(): Promise<void> {
       ].join("\n"),
     );
   } catch (err) {
+    // The reason first: the shutdown lines that follow are routine, the reason is what to act on.
+    reportStartupFailure(err);
     await shutdown("startup failed").catch(() => {});
-    throw err;
+    process.exit(1);
   }
 }
 
+function reportStartupFailure(err: unknown): void {
+  if (err instanceof StartupError || err instanceof LocalConfigError) {
+    console.error(`npm run dev: ${err.message}`);
+  } else console.error("npm run dev failed:", err);
+}
+
 main().catch((err: unknown) => {
-  if (err instanceof StartupError) console.error(`npm run dev: ${err.message}`);
-  else console.error("npm run dev failed:", err);
+  reportStartupFailure(err);
   process.exit(1);
 });

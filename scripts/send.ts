@@ -11,7 +11,13 @@ import {
   svixHeaders,
   userEvent,
 } from "../tests/fixtures/clerk.js";
-import { ensureDevSecret, loadLocalEnv } from "./local/dev-env.js";
+import {
+  checkDevSecret,
+  defaultWebhookUrl,
+  ensureDevSecret,
+  LocalConfigError,
+  loadLocalEnv,
+} from "./local/dev-env.js";
 
 const TYPES = ["user.created", "user.updated", "user.deleted"] as const;
 type EventType = (typeof TYPES)[number];
@@ -32,6 +38,14 @@ examples:
   npm run send -- user.created --email ana@example.com
   npm run send -- user.updated --user-id user_2x... --email ana.souza@example.com
   npm run send -- user.deleted --user-id user_2x...`;
+
+/** An error to print as one line (no stack): what went wrong and what to do. */
+class SendError extends Error {}
+
+/** Quotes a value for bash only when it needs it, so printed commands paste as they are. */
+function shellWord(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
+}
 
 function usage(message?: string): never {
   if (message) console.error(`npm run send: ${message}\n`);
@@ -78,10 +92,12 @@ async function main(): Promise<void> {
 
   loadLocalEnv();
   // The same secret as the dev server (it reads the same .env.local); generated there if missing.
-  const secret = ensureDevSecret().secrets[0];
+  const secretInfo = ensureDevSecret();
+  checkDevSecret(secretInfo);
+  const secret = secretInfo.secrets[0];
   if (!secret) usage("no signing secret: set CLERK_WEBHOOK_SIGNING_SECRET or run npm run dev once");
-  const url =
-    values.url ?? `http://localhost:${process.env.PORT?.trim() || "3000"}/api/webhooks/clerk`;
+  const url = values.url ?? defaultWebhookUrl();
+  if (!URL.canParse(url)) throw new SendError(`--url ${shellWord(url)} is not a URL`);
 
   let event: ClerkEventJson;
   let email: string | undefined;
@@ -126,8 +142,7 @@ async function main(): Promise<void> {
   } catch (err) {
     const c = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
     const cause = String(c?.code ?? c?.message ?? err);
-    console.error(`could not reach ${url} (${cause}): is \`npm run dev\` running?`);
-    process.exit(1);
+    throw new SendError(`could not reach ${url} (${cause}): is \`npm run dev\` running?`);
   }
   const text = await res.text();
   let answer: { ok?: boolean; outcome?: string; error?: string; message?: string } = {};
@@ -147,14 +162,31 @@ async function main(): Promise<void> {
     );
   }
   if (eventType === "user.created" && res.ok && answer.outcome !== "duplicate") {
-    console.log(`  next: npm run send -- user.updated --user-id ${clerkId} --email <new email>`);
-    console.log(`        npm run send -- user.deleted --user-id ${clerkId}`);
-    console.log(`        npm run send -- ${eventType} --svix-id ${headers["svix-id"]} (duplicate)`);
+    // Each line pastes into a shell as printed: --url is kept unless it is the default (a new
+    // shell may not have this one's PORT), and values are quoted when they need it.
+    const to = url === defaultWebhookUrl({}) ? "" : ` --url ${shellWord(url)}`;
+    const id = shellWord(clerkId);
+    const newEmail = shellWord(`updated.${email ?? "user@example.com"}`);
+    console.log(
+      "  next: update the email, deliver the same message again (answers duplicate), delete:",
+    );
+    console.log(`    npm run send -- user.updated --user-id ${id} --email ${newEmail}${to}`);
+    console.log(
+      `    npm run send -- user.created --svix-id ${shellWord(headers["svix-id"] ?? "")} --user-id ${id}` +
+        `${email ? ` --email ${shellWord(email)}` : ""}${to}`,
+    );
+    console.log(`    npm run send -- user.deleted --user-id ${id}${to}`);
   }
   process.exit(res.ok ? 0 : 1);
 }
 
 main().catch((err: unknown) => {
-  console.error("npm run send failed:", err);
+  // One line, never a stack: the cause and what to do (configuration, network), or the error's
+  // own message for anything unforeseen.
+  const message =
+    err instanceof SendError || err instanceof LocalConfigError
+      ? err.message
+      : `${err instanceof Error ? err.name : "Error"}: ${err instanceof Error ? err.message : String(err)}`;
+  console.error(`npm run send: ${message.split("\n")[0]}`);
   process.exit(1);
 });

@@ -4,7 +4,7 @@
 // banner). Under TEST_DATABASE_URL the dev server uses this run's PostgreSQL database instead.
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,23 +34,44 @@ let dataRoot: string;
 let dataDir: string;
 let dev: Dev | undefined;
 
+function devEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    PGLITE_DATA_DIR: dataDir,
+    CLERK_WEBHOOK_SIGNING_SECRET: TEST_SECRET,
+    // Set but empty: .env.local (if a developer has one) must not choose the database.
+    DATABASE_URL: pgMode ? inject("backendDatabaseUrl") : "",
+    NEON_LOCAL_FETCH_ENDPOINT: "",
+    ...overrides,
+  };
+}
+
+/** Runs `npm run dev` expecting it to refuse to start: its exit code and its whole output. */
+async function devRefuses(env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
+  try {
+    await run(process.execPath, ["--import", "tsx", "scripts/dev.ts"], {
+      cwd: REPO,
+      env,
+      timeout: 60_000,
+    });
+    return { code: 0, output: "" };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, output: `${e.stderr ?? ""}${e.stdout ?? ""}` };
+  }
+}
+
 function startDev(): Promise<Dev> {
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/dev.ts"], {
     cwd: REPO,
-    env: {
-      ...process.env,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      PGLITE_DATA_DIR: dataDir,
-      CLERK_WEBHOOK_SIGNING_SECRET: TEST_SECRET,
-      // Set but empty: .env.local (if a developer has one) must not choose the database.
-      DATABASE_URL: pgMode ? inject("backendDatabaseUrl") : "",
-      NEON_LOCAL_FETCH_ENDPOINT: "",
+    env: devEnv({
       // The sweeping loop never runs during the test: an email printed came by the inline path.
       DEV_EMAIL_EVERY_MS: "3600000",
       EMAIL_PROVIDER: "log",
       DEV_EMAIL_BODY: "",
-    },
+    }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -96,11 +117,17 @@ async function inDevDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
   }
 }
 
-async function send(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+type Ran = { code: number; stdout: string; stderr: string };
+
+async function send(...args: string[]): Promise<Ran> {
+  return sendWith({ CLERK_WEBHOOK_SIGNING_SECRET: TEST_SECRET }, ...args);
+}
+
+async function sendWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Ran> {
   try {
     const r = await run(process.execPath, ["--import", "tsx", "scripts/send.ts", ...args], {
       cwd: REPO,
-      env: { ...process.env, CLERK_WEBHOOK_SIGNING_SECRET: TEST_SECRET },
+      env: { ...process.env, ...env },
     });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
@@ -218,6 +245,74 @@ describe("npm run dev + npm run send", () => {
     expect(rows.every((row) => row.status === "sent")).toBe(true);
   });
 
+  it("send's next: hints run as printed, pasted into bash: update, duplicate, delete", async () => {
+    const url = `${dev!.base}/api/webhooks/clerk`;
+    const first = await send("user.created", "--email", "e2e.hint@example.com", "--url", url);
+    expect(first.stdout).toMatch(/^200 created$/m);
+    const hints = first.stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith("npm run send -- "));
+    expect(hints.map((h) => h.split(" ")[4])).toEqual([
+      "user.updated",
+      "user.created",
+      "user.deleted",
+    ]);
+    const answers: string[] = [];
+    for (const hint of hints) {
+      // The port is not 3000 here: each hint must carry --url to reach this server.
+      expect(hint).toContain(`--url ${url}`);
+      const r = await run("bash", ["-c", hint], {
+        cwd: REPO,
+        env: { ...process.env, CLERK_WEBHOOK_SIGNING_SECRET: TEST_SECRET },
+      });
+      answers.push(/^(\d{3} \w+)$/m.exec(r.stdout)?.[1] ?? r.stdout);
+    }
+    expect(answers).toEqual(["200 applied", "200 duplicate", "200 deleted"]);
+  }, 60_000);
+
+  it("send with a malformed secret, or no server: one line on stderr, no stack", async () => {
+    const bad = await sendWith(
+      { CLERK_WEBHOOK_SIGNING_SECRET: "whsec_..." },
+      "user.created",
+      "--url",
+      `${dev!.base}/api/webhooks/clerk`,
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(
+        /^npm run send: CLERK_WEBHOOK_SIGNING_SECRET .* not a Svix signing secret/,
+      ),
+    ]);
+
+    const closed = await send("user.created", "--url", "http://127.0.0.1:1/api/webhooks/clerk");
+    expect(closed.code).toBe(1);
+    expect(closed.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^npm run send: could not reach .*npm run dev/),
+    ]);
+  });
+
+  it("dev refuses a malformed signing secret at start, in one line", async () => {
+    const r = await devRefuses(devEnv({ CLERK_WEBHOOK_SIGNING_SECRET: "whsec_..." }));
+    expect(r.code).toBe(1);
+    expect(r.output.trim().split("\n")).toEqual([
+      expect.stringMatching(
+        /^npm run dev: CLERK_WEBHOOK_SIGNING_SECRET .* not a Svix signing secret/,
+      ),
+    ]);
+  });
+
+  it("a data dir in use: the reason comes first and suggests PGLITE_DATA_DIR", async () => {
+    // A lock held by a live process (this one) is what a second dev server on the same dir meets.
+    const busy = join(dataRoot, "busy");
+    writeFileSync(`${busy}.lock`, String(process.pid));
+    const r = await devRefuses(devEnv({ PGLITE_DATA_DIR: busy, DATABASE_URL: "" }));
+    expect(r.code).toBe(1);
+    const lines = r.output.trim().split("\n");
+    expect(lines[0]).toMatch(/in use by another npm run dev .*PGLITE_DATA_DIR=/);
+    expect(lines.slice(1).join("\n")).toContain("shutting down");
+  });
+
   it("send user.updated without --user-id explains what is missing", async () => {
     const r = await send(
       "user.updated",
@@ -316,6 +411,19 @@ describe("npm run dev + npm run send", () => {
     });
     expect(await res.json()).toEqual({ ok: true, outcome: "created" });
 
+    // The Clerk stand-in serves the same users after a restart, so a backfill stays valid.
+    const clerkIds = async () => {
+      const out = dev!.output();
+      const api = /Clerk API:\s+(http:\/\/\S+)/.exec(out)?.[1];
+      const key = /CLERK_SECRET_KEY=(\S+)/.exec(out)?.[1];
+      const r = await fetch(`${api}/v1/users?limit=500&order_by=%2Bcreated_at`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      return ((await r.json()) as { id: string }[]).map((u) => u.id);
+    };
+    const before = await clerkIds();
+    expect(before.length).toBe(25);
+
     dev!.kill("SIGINT");
     const { code, signal } = await dev!.exit;
     expect({ code, signal }).toEqual({ code: 0, signal: null });
@@ -331,5 +439,6 @@ describe("npm run dev + npm run send", () => {
       db.select().from(users).where(eq(users.email, "e2e.kept@example.com")),
     );
     expect(kept.length).toBe(1);
+    expect(await clerkIds()).toEqual(before);
   }, 180_000);
 });

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { readMigrationFiles } from "drizzle-orm/migrator";
 import type { Db } from "../../lib/db.js";
+import { connectionProblem, describeConnectionProblem } from "./connection-error.js";
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../drizzle", import.meta.url));
 const LOCK_KEY = 7_243_114_001; // arbitrary, constant: "clerk-neon-sync migrations"
@@ -56,6 +57,33 @@ export async function migrate(db: Db, folder = MIGRATIONS_FOLDER): Promise<Migra
   return { applied, total: migrations.length };
 }
 
+/**
+ * One line saying why migrating failed: the connection problem when the database could not be
+ * used at all (host, login, database missing), else the failing statement's SQLSTATE and the
+ * database's message (migrations carry no row values).
+ */
+export function explainMigrationFailure(
+  err: unknown,
+  env: { DATABASE_URL?: string; NEON_LOCAL_FETCH_ENDPOINT?: string } = process.env,
+): string {
+  const problem = connectionProblem(err);
+  if (problem && env.DATABASE_URL && URL.canParse(env.DATABASE_URL)) {
+    return describeConnectionProblem(
+      problem,
+      "DATABASE_URL",
+      env.DATABASE_URL,
+      env.NEON_LOCAL_FETCH_ENDPOINT || undefined,
+    );
+  }
+  const e = err as { message?: unknown; cause?: { message?: unknown; code?: unknown } };
+  const cause = e?.cause;
+  const detail =
+    cause && typeof cause.message === "string"
+      ? `: ${cause.message}${typeof cause.code === "string" ? ` (SQLSTATE ${cause.code})` : ""}`
+      : "";
+  return `${String(e?.message ?? err)}${detail}`.split("\n")[0] ?? "";
+}
+
 async function main(): Promise<void> {
   const { getDb } = await import("../../lib/db.js");
   const started = Date.now();
@@ -67,7 +95,7 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   main().catch((err: unknown) => {
-    console.error(`migration failed: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`migration failed: ${explainMigrationFailure(err)}`);
     process.exit(1);
   });
 }

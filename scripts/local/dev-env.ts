@@ -1,26 +1,40 @@
 // Local configuration for `npm run dev` and `npm run send`: loads the git-ignored .env.local at the
-// repository root (variables already in the environment win, as with `node --env-file`), and makes
-// sure a webhook signing secret exists. When CLERK_WEBHOOK_SIGNING_SECRET is set nowhere, a dev
-// secret is generated once and appended to .env.local, so the dev server, `npm run send` and every
-// restart agree on it. Local development only: nothing under api/ or lib/ imports this file.
+// repository root (variables already in the environment win, as with `node --env-file`), makes
+// sure a webhook signing secret exists, and reads the few settings of the local stack (port,
+// database). When CLERK_WEBHOOK_SIGNING_SECRET is set nowhere, a dev secret is generated once and
+// appended to .env.local, so the dev server, `npm run send` and every restart agree on it.
+// Every function takes the environment as a parameter (process.env by default) so a test can
+// check a copied .env.example without touching its own process. Local development only: nothing
+// under api/ or lib/ imports this file.
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseEnv } from "node:util";
+import { webhookSecretList } from "../../lib/env.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const ENV_LOCAL = fileURLToPath(new URL("../../.env.local", import.meta.url));
 const SECRET_VAR = "CLERK_WEBHOOK_SIGNING_SECRET";
 
-/** Variables that .env.local supplied (those the environment did not already set). */
-const fromFile = new Set<string>();
+export type Env = Record<string, string | undefined>;
+
+/** A configuration the local stack cannot start with: one line, naming the variable to fix. */
+export class LocalConfigError extends Error {}
+
+/** Variables that .env.local supplied (those the environment did not already set), per env. */
+const fromFile = new WeakMap<Env, Set<string>>();
 
 /** Loads .env.local when present; the environment wins over the file. Returns whether it was there. */
-export function loadLocalEnv(file = ENV_LOCAL): boolean {
+export function loadLocalEnv(file = ENV_LOCAL, env: Env = process.env): boolean {
   if (!existsSync(file)) return false;
-  const before = new Set(Object.keys(process.env));
-  process.loadEnvFile(file);
-  for (const k of Object.keys(process.env)) if (!before.has(k)) fromFile.add(k);
+  const loaded = fromFile.get(env) ?? new Set<string>();
+  fromFile.set(env, loaded);
+  for (const [k, v] of Object.entries(parseEnv(readFileSync(file, "utf8")))) {
+    if (env[k] !== undefined) continue;
+    env[k] = v;
+    loaded.add(k);
+  }
   return true;
 }
 
@@ -40,18 +54,18 @@ export function generateSecret(): string {
  * The webhook signing secret(s), generating a dev secret into .env.local when none is configured.
  * Call after loadLocalEnv(). Sets process.env.CLERK_WEBHOOK_SIGNING_SECRET when it generates one.
  */
-export function ensureDevSecret(file = ENV_LOCAL): SecretInfo {
-  const current = process.env[SECRET_VAR]?.trim();
+export function ensureDevSecret(file = ENV_LOCAL, env: Env = process.env): SecretInfo {
+  const current = env[SECRET_VAR]?.trim();
   const inFile = existsSync(file) ? parseEnv(readFileSync(file, "utf8"))[SECRET_VAR]?.trim() : "";
   if (!current && inFile) {
     // Set but empty in the environment, which hid the file's value: use the file's.
-    process.env[SECRET_VAR] = inFile;
+    env[SECRET_VAR] = inFile;
     return { secrets: inFile.split(/[\s,]+/).filter(Boolean), source: ".env.local" };
   }
   if (current) {
     return {
       secrets: current.split(/[\s,]+/).filter(Boolean),
-      source: fromFile.has(SECRET_VAR) ? ".env.local" : "environment",
+      source: fromFile.get(env)?.has(SECRET_VAR) ? ".env.local" : "environment",
     };
   }
   const secret = generateSecret();
@@ -68,8 +82,74 @@ export function ensureDevSecret(file = ENV_LOCAL): SecretInfo {
       { mode: 0o600 },
     );
   }
-  process.env[SECRET_VAR] = secret;
+  env[SECRET_VAR] = secret;
   return { secrets: [secret], source: ".env.local (generated now)" };
+}
+
+/**
+ * Refuses, in one line, a signing secret the webhook could never verify with (e.g. the literal
+ * `whsec_...` of an example file): the same zod rule as the function's, so the dev server and the
+ * deployed function agree on what is valid.
+ */
+export function checkDevSecret(info: SecretInfo, env: Env = process.env): void {
+  if (webhookSecretList.safeParse(env[SECRET_VAR] ?? "").success) return;
+  const where = info.source === "environment" ? "the environment" : ".env.local";
+  throw new LocalConfigError(
+    `${SECRET_VAR} from ${where} is not a Svix signing secret (whsec_<base64>): paste the ` +
+      "endpoint's Signing Secret from the Clerk Dashboard, or remove the variable and " +
+      "npm run dev generates a dev secret into .env.local.",
+  );
+}
+
+/** The dev server's port: PORT, default 3000 (0 picks a free one). */
+export function devPort(env: Env = process.env): number {
+  const raw = env.PORT?.trim() || "3000";
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new LocalConfigError(`PORT must be a port number, not "${raw}"`);
+  }
+  return n;
+}
+
+/** Where `npm run send` posts by default: the dev server on PORT (default 3000). */
+export function defaultWebhookUrl(env: Env = process.env): string {
+  return `http://localhost:${env.PORT?.trim() || "3000"}/api/webhooks/clerk`;
+}
+
+const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]", ""]);
+
+export type DbChoice = { kind: "pglite"; dataDir: string } | { kind: "postgres"; url: string };
+
+/**
+ * The dev server's database: embedded PGlite (DATABASE_URL unset; data in PGLITE_DATA_DIR or
+ * .data/pglite), or a PostgreSQL server on this machine. Never a remote one: `npm run dev`
+ * migrates what it is given, and a Neon URL pasted into .env.local must not be migrated by it.
+ */
+export function chooseDatabase(env: Env = process.env): DbChoice {
+  const url = env.DATABASE_URL?.trim();
+  if (!url) {
+    const dir = env.PGLITE_DATA_DIR?.trim() || join(REPO_ROOT, ".data", "pglite");
+    return { kind: "pglite", dataDir: resolve(dir) };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new LocalConfigError(
+      "DATABASE_URL is not a URL: unset it to use the embedded PGlite database.",
+    );
+  }
+  if (!/^postgres(ql)?:$/.test(parsed.protocol)) {
+    throw new LocalConfigError("DATABASE_URL must be a postgres:// URL.");
+  }
+  if (!LOCAL_HOSTS.has(parsed.hostname)) {
+    throw new LocalConfigError(
+      `DATABASE_URL points at ${parsed.hostname}, not at this machine. npm run dev only uses the ` +
+        "embedded PGlite database (DATABASE_URL unset) or a local PostgreSQL server " +
+        "(postgres://postgres@127.0.0.1:5432/<db>); it never migrates a remote database.",
+    );
+  }
+  return { kind: "postgres", url };
 }
 
 /** `whsec_MfKQ…aSw`: enough to tell two secrets apart, not enough to sign with. */

@@ -1,0 +1,128 @@
+// Every ```sql block of the documentation runs as written, on a fresh database migrated by the
+// project's own migration runner: PostgreSQL on the PostgreSQL pass (a database created for this
+// file and dropped after it), embedded PGlite otherwise (PGlite runs roles and grants too, so both
+// passes run every block; nothing is skipped). A file's blocks run in order, as a reader pastes
+// them, in one transaction that is rolled back: roles are global to a PostgreSQL server, and this
+// one is shared by other test runs.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { getDb } from "../lib/db.js";
+import { migrate } from "../scripts/db/migrate.js";
+import { openBackend, type PgliteBackend, type SqlBackend } from "../scripts/local/sql-backends.js";
+import { type SqlEndpoint, startSqlEndpoint } from "../scripts/local/sql-endpoint.js";
+import { createTestDatabase } from "./helpers/global-setup.js";
+
+const REPO = fileURLToPath(new URL("..", import.meta.url));
+const pgMode = inject("backendKind") === "postgres";
+
+/** The documentation whose SQL must run: every Markdown file under docs/. */
+const FILES = readdirSync(join(REPO, "docs"))
+  .filter((f) => f.endsWith(".md"))
+  .map((f) => `docs/${f}`);
+
+interface Block {
+  file: string;
+  line: number;
+  sql: string;
+}
+
+function sqlBlocks(file: string): Block[] {
+  const lines = readFileSync(join(REPO, file), "utf8").split("\n");
+  const blocks: Block[] = [];
+  let start = -1;
+  for (const [i, l] of lines.entries()) {
+    if (start < 0 && /^\s*```sql\s*$/i.test(l)) start = i;
+    else if (start >= 0 && /^\s*```\s*$/.test(l)) {
+      blocks.push({ file, line: start + 1, sql: lines.slice(start + 1, i).join("\n") });
+      start = -1;
+    }
+  }
+  expect(start, `${file}: a sql block opened on line ${start + 1} is never closed`).toBe(-1);
+  return blocks;
+}
+
+/** Runs one file's blocks in order in one transaction, rolled back; the failing block, if any. */
+type Runner = (blocks: Block[]) => Promise<void>;
+
+let backend: SqlBackend;
+let endpoint: SqlEndpoint;
+let dropDatabase: (() => Promise<void>) | undefined;
+let runFile: Runner;
+let closeRunner: () => Promise<void> = async () => {};
+
+function located(b: Block, err: unknown): Error {
+  const e = err as { message?: unknown; code?: unknown };
+  return new Error(
+    `${b.file}:${b.line}: ${String(e.message ?? err)}${e.code ? ` (SQLSTATE ${String(e.code)})` : ""}`,
+  );
+}
+
+beforeAll(async () => {
+  let url: string | undefined;
+  if (pgMode) {
+    const db = await createTestDatabase(inject("backendDatabaseUrl"));
+    url = db.url;
+    dropDatabase = db.drop;
+  }
+  backend = await openBackend({ databaseUrl: url });
+  endpoint = await startSqlEndpoint({ backend });
+  // Migrate it with the project's runner, through its own endpoint, then point back at the suite's.
+  const saved = process.env.NEON_LOCAL_FETCH_ENDPOINT;
+  process.env.NEON_LOCAL_FETCH_ENDPOINT = endpoint.url;
+  try {
+    await migrate(getDb());
+  } finally {
+    process.env.NEON_LOCAL_FETCH_ENDPOINT = saved;
+  }
+
+  if (url) {
+    // A plain client: the simple query protocol runs a block of several statements as psql does.
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    closeRunner = () => client.end();
+    runFile = async (blocks) => {
+      await client.query("begin");
+      try {
+        for (const b of blocks)
+          await client.query(b.sql).catch((err) => Promise.reject(located(b, err)));
+      } finally {
+        await client.query("rollback");
+      }
+    };
+  } else {
+    const lite = (backend as PgliteBackend).db;
+    runFile = async (blocks) => {
+      await lite.exec("begin");
+      try {
+        for (const b of blocks)
+          await lite.exec(b.sql).catch((err) => Promise.reject(located(b, err)));
+      } finally {
+        await lite.exec("rollback");
+      }
+    };
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await closeRunner();
+  await endpoint?.close();
+  await backend?.close();
+  await dropDatabase?.();
+});
+
+describe("every sql block of the documentation runs as written", () => {
+  it("finds the documentation's blocks (the least-privilege roles among them)", () => {
+    const all = FILES.flatMap(sqlBlocks);
+    expect(all.length).toBeGreaterThanOrEqual(4);
+    expect(all.some((b) => /create role clerk_sync_backfill/i.test(b.sql))).toBe(true);
+  });
+
+  for (const file of FILES) {
+    it(file, async () => {
+      await expect(runFile(sqlBlocks(file))).resolves.toBeUndefined();
+    });
+  }
+});
