@@ -105,7 +105,9 @@ export async function load(url, context, next) {
   );
   if (r.status !== 0) throw new Error(`loading ${handler} failed: ${r.stderr}`);
   const counts: Record<string, number> = {};
-  for (const url of readFileSync(logFile, "utf8").split("\n").filter(Boolean)) {
+  const urls = readFileSync(logFile, "utf8").split("\n").filter(Boolean);
+  rmSync(logFile);
+  for (const url of urls) {
     if (url.startsWith("node:")) continue;
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
     const name = m?.[1] ?? "(function)";

@@ -1,15 +1,26 @@
 // Zod schemas of the Clerk webhook events we act on. Unknown fields are allowed (Clerk adds
 // fields) and stripped: only what the sync reads survives validation, so keys such as
 // `__proto__` or `constructor` in a payload never reach an object we use.
-import { z } from "zod";
+import { firstIssue, z } from "../zod.js";
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Text Postgres can store: no NUL byte, well-formed UTF-16 (else the insert fails -> a 5xx). */
-export const pgText = z
-  .string()
-  .refine((s) => !s.includes("\u0000"), "must not contain NUL")
-  .refine((s) => !LONE_SURROGATE.test(s), "must be well-formed unicode");
+export const pgText = z.string().check(
+  z.refine((s) => !s.includes("\u0000"), "must not contain NUL"),
+  z.refine((s) => !LONE_SURROGATE.test(s), "must be well-formed unicode"),
+);
+
+/** pgText of at most `max` characters (and at least `min`). */
+const boundedText = (max: number, min = 0) =>
+  min > 0 ? pgText.check(z.minLength(min), z.maxLength(max)) : pgText.check(z.maxLength(max));
+
+/** null and undefined become null. */
+const orNull = <T extends z.ZodMiniType>(schema: T) =>
+  z.pipe(
+    z.nullish(schema),
+    z.transform((v: z.output<T> | null | undefined) => v ?? null),
+  );
 
 /**
  * The documented maximum of everything the sync stores (docs/email-identity.md). Over it an event
@@ -41,35 +52,28 @@ export function utf8Length(s: string): number {
   return n;
 }
 
-const nullableText = (max: number) =>
-  pgText
-    .max(max)
-    .nullish()
-    .transform((v) => v ?? null);
+const nullableText = (max: number) => orNull(boundedText(max));
 
-const clerkIdText = pgText.max(LIMITS.clerkId);
+export const svixIdSchema = z.string().check(z.maxLength(LIMITS.svixId));
 
-export const svixIdSchema = z.string().max(LIMITS.svixId);
-
-const turmaText = pgText.max(LIMITS.turma);
+const turmaText = boundedText(LIMITS.turma);
 
 /** Epoch milliseconds, as Clerk sends `created_at` / `updated_at`; within the range of a Date. */
-const epochMs = z.number().int().min(0).max(8_640_000_000_000);
+const epochMs = z.int().check(z.gte(0), z.lte(8_640_000_000_000));
 
 export const emailAddressSchema = z.object({
-  id: clerkIdText,
-  email_address: pgText.refine(
-    (s) => utf8Length(s) <= LIMITS.emailBytes,
-    `must be at most ${LIMITS.emailBytes} UTF-8 bytes`,
+  id: boundedText(LIMITS.clerkId),
+  email_address: pgText.check(
+    z.refine(
+      (s) => utf8Length(s) <= LIMITS.emailBytes,
+      `must be at most ${LIMITS.emailBytes} UTF-8 bytes`,
+    ),
   ),
-  verification: z
-    .object({ status: z.string().nullish() })
-    .nullish()
-    .transform((v) => v ?? null),
+  verification: orNull(z.object({ status: z.nullish(z.string()) })),
 });
 
 export const clerkUserSchema = z.object({
-  id: clerkIdText.min(1),
+  id: boundedText(LIMITS.clerkId, 1),
   email_addresses: z.array(emailAddressSchema),
   primary_email_address_id: nullableText(LIMITS.clerkId),
   first_name: nullableText(LIMITS.firstName),
@@ -78,27 +82,29 @@ export const clerkUserSchema = z.object({
   image_url: nullableText(LIMITS.imageUrl),
   // Only public_metadata is trusted (only the app's backend can write it); unsafe_metadata is
   // user-writable and deliberately not part of this schema.
-  public_metadata: z
-    .object({
+  public_metadata: orNull(
+    z.object({
       // Any JSON (a non-string falls back to DEFAULT_TURMA), but a string is stored: bounded.
-      turma: z
-        .unknown()
-        .optional()
-        .refine(
-          (v) => typeof v !== "string" || turmaText.safeParse(v).success,
-          `must be well-formed text of at most ${LIMITS.turma} characters`,
-        ),
-    })
-    .nullish()
-    .transform((v) => v ?? null),
+      turma: z.optional(
+        z
+          .unknown()
+          .check(
+            z.refine(
+              (v) => typeof v !== "string" || turmaText.safeParse(v).success,
+              `must be well-formed text of at most ${LIMITS.turma} characters`,
+            ),
+          ),
+      ),
+    }),
+  ),
   created_at: epochMs,
   updated_at: epochMs,
 });
 export type ClerkUser = z.infer<typeof clerkUserSchema>;
 
 export const deletedUserSchema = z.object({
-  id: clerkIdText.min(1).optional(),
-  deleted: z.boolean().optional(),
+  id: z.optional(boundedText(LIMITS.clerkId, 1)),
+  deleted: z.optional(z.boolean()),
 });
 
 /**
@@ -112,8 +118,8 @@ const jsonObject = z.custom<Record<string, unknown>>(
 
 /** The envelope: `type` decides which data schema applies. */
 export const envelopeSchema = z.object({
-  type: z.string().min(1).max(200),
-  object: z.literal("event").optional(),
+  type: z.string().check(z.minLength(1), z.maxLength(200)),
+  object: z.optional(z.literal("event")),
   data: jsonObject,
 });
 
@@ -126,11 +132,6 @@ export type ClerkEvent =
   | { kind: "ignored"; type: string; reason: string };
 
 export type ParseResult = { ok: true; event: ClerkEvent } | { ok: false; error: string };
-
-function firstIssue(err: z.ZodError): string {
-  const issue = err.issues[0];
-  return issue ? `${issue.path.join(".") || "body"}: ${issue.message}` : "invalid";
-}
 
 /** A verified body -> the event we act on, or why it can never be applied. */
 export function parseClerkEvent(json: unknown): ParseResult {
