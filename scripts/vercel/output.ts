@@ -13,7 +13,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BuildOptions, build, type Metafile } from "esbuild";
+import { type BuildOptions, build, type Metafile, type Plugin } from "esbuild";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const OUTPUT_DIR = join(ROOT, ".vercel", "output");
@@ -58,6 +58,23 @@ export function runtimeFromEngines(root = ROOT): `nodejs${number}.x` {
   return `nodejs${Math.max(...majors)}.x`;
 }
 
+/**
+ * `@vercel/functions`' entry is one CommonJS index that loads all of the package (its OIDC,
+ * websocket and cache clients, `ws`, Node's net/tls/http): ~70 KB and a dozen Node built-ins per
+ * cold start, for the one function we call. Its `waitUntil` is a file of its own
+ * (wait-until.js + get-context.js), which the package's exports map does not expose: the bundle
+ * takes that file, the same code. Importing any other name from the package then fails the build
+ * loudly ("No matching export"), rather than silently shipping the whole package again.
+ */
+const vercelFunctionsWaitUntilOnly: Plugin = {
+  name: "vercel-functions-wait-until-only",
+  setup(b) {
+    b.onResolve({ filter: /^@vercel\/functions$/ }, () => ({
+      path: join(ROOT, "node_modules", "@vercel", "functions", "wait-until.js"),
+    }));
+  },
+};
+
 /** The esbuild settings of a shipped function: the tests and benchmarks bundle with these too. */
 export function bundleOptions(entry: string, outfile: string): BuildOptions {
   return {
@@ -70,6 +87,7 @@ export function bundleOptions(entry: string, outfile: string): BuildOptions {
     target: "node22",
     metafile: true,
     logLevel: "warning",
+    plugins: [vercelFunctionsWaitUntilOnly],
   };
 }
 
