@@ -25,6 +25,7 @@ import {
   maskSecret,
   REPO_ROOT,
 } from "./local/dev-env.js";
+import { DEV_KEY_FILE, loadDevKey, publicKeyPem } from "./local/session-token.js";
 import { openBackend, type SqlBackend } from "./local/sql-backends.js";
 import { type SqlEndpoint, startSqlEndpoint } from "./local/sql-endpoint.js";
 
@@ -243,7 +244,17 @@ async function main(): Promise<void> {
     jobs = startJobs();
     // A local Clerk Backend API with generated users, for `npm run backfill` / `npm run resync`.
     const clerkUsers = Number(process.env.DEV_CLERK_USERS ?? 25);
-    clerk = await startClerkApi({ users: generateUsers(clerkUsers), host: "127.0.0.1", port: 0 });
+    // Stable ids (user_dev0, user_dev1, ...): the quick start can name one.
+    clerk = await startClerkApi({
+      users: generateUsers(clerkUsers, { idPrefix: "dev" }),
+      host: "127.0.0.1",
+      port: 0,
+    });
+    // GET /api/me against the stand-in: it syncs on demand from this Clerk API and verifies tokens
+    // signed by the local dev key (`npm run token`), whatever .env.local says about a real Clerk.
+    process.env.CLERK_SECRET_KEY = clerk.secretKey;
+    process.env.CLERK_API_URL = clerk.url;
+    process.env.CLERK_JWT_KEY = publicKeyPem(loadDevKey());
     markReady();
 
     const base = `http://localhost:${api.port}`;
@@ -262,16 +273,19 @@ async function main(): Promise<void> {
         `  Local:        ${base}`,
         `  Webhook:      ${base}/api/webhooks/clerk   (POST, signed by svix)`,
         `  Health:       ${base}/api/health`,
+        `  Me:           ${base}/api/me   (GET, Authorization: Bearer <session token>)`,
         `  Functions:    ${functions.join(", ")}`,
         `  Database:     ${backend.description}`,
         `  Migrations:   ${migration.applied.length} applied now, ${migration.total} in total`,
         `  SQL endpoint: ${endpoint.url}   (NEON_LOCAL_FETCH_ENDPOINT)`,
         `  Clerk API:    ${clerk.url}   (local stand-in, ${clerkUsers} users; DEV_CLERK_USERS)`,
+        `  Session key:  ${relative(process.cwd(), DEV_KEY_FILE) || DEV_KEY_FILE}   (dev only; CLERK_JWT_KEY is its public half)`,
         `  Secret:       ${maskSecret(secret.secrets[0] ?? "")} from ${secretWhere}`,
         `  Jobs:         ${backgroundJobs.length ? backgroundJobs.map((j) => `${j.name} every ${j.everyMs / 1000} s`).join(", ") : "none"}`,
         "",
         `  Try:  npm run send -- user.created --email ana@example.com${api.port === 3000 ? "" : ` --url ${base}/api/webhooks/clerk`}`,
         `        curl ${base}/api/health`,
+        `        curl -H "authorization: Bearer $(npm run -s token -- --user-id user_dev1)" ${base}/api/me`,
         `        CLERK_API_URL=${clerk.url} CLERK_SECRET_KEY=${clerk.secretKey} \\`,
         `        NEON_LOCAL_FETCH_ENDPOINT=${endpoint.url} DATABASE_URL='${process.env.DATABASE_URL !== PGLITE_DATABASE_URL && new URL(process.env.DATABASE_URL ?? "").password ? "$DATABASE_URL" : process.env.DATABASE_URL}' \\`,
         "        npm run backfill -- --dry-run",

@@ -418,11 +418,13 @@ export async function startClerkApi(opts: ClerkApiOptions = {}): Promise<ClerkAp
 /**
  * `n` varied users, oldest first, one minute apart from `start`: mostly verified emails, some
  * unverified, some phone-only, some Google sign-ups, some with a turma in public_metadata.
- * Email i is `<prefix>+<i>@example.test`, so a test can pre-register some of them.
+ * Email i is `<prefix>+<i>@example.test`, so a test can pre-register some of them. With `idPrefix`
+ * user i's id is `user_<idPrefix><i>` (stable across restarts, so docs can name one); otherwise
+ * ids are random, as Clerk's are.
  */
 export function generateUsers(
   n: number,
-  opts: { start?: number; prefix?: string; stepMs?: number } = {},
+  opts: { start?: number; prefix?: string; stepMs?: number; idPrefix?: string } = {},
 ): ClerkUserJson[] {
   const start = opts.start ?? Date.UTC(2024, 0, 1);
   const step = opts.stepMs ?? 60_000;
@@ -433,6 +435,7 @@ export function generateUsers(
     const kind = i % 20;
     users.push(
       buildUser({
+        ...(opts.idPrefix === undefined ? {} : { id: `user_${opts.idPrefix}${i}` }),
         email: kind === 19 ? null : `${prefix}+${i}@example.test`,
         verified: kind !== 18,
         phone: kind === 19 ? `+5511900${String(i).padStart(6, "0")}` : null,

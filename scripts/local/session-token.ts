@@ -34,11 +34,17 @@ export function publicKeyPem(privateKey: KeyObject): string {
 
 /** The dev key, generated into .data/ the first time it is needed. */
 export function loadDevKey(file = DEV_KEY_FILE): KeyObject {
-  if (existsSync(file)) return createPrivateKey(readFileSync(file, "utf8"));
-  const key = generateSigningKey();
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, key.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
-  return key;
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    const pem = generateSigningKey().export({ type: "pkcs8", format: "pem" });
+    try {
+      // `wx`: when `npm run dev` and `npm run token` both start from nothing, one key wins.
+      writeFileSync(file, pem, { mode: 0o600, flag: "wx" });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
+  return createPrivateKey(readFileSync(file, "utf8"));
 }
 
 const b64url = (v: Buffer | string) => Buffer.from(v).toString("base64url");
