@@ -8,7 +8,8 @@
 //    (a) the traced function, (b) the bundle, and each dependency alone, each minus bare
 //    `node -e ''`. Also timed inside the process (performance.now() around import()), which is
 //    free of process start-up noise.
-// Flags: --runs N, --out PATH (default bench/results/cold-<time>.json).
+// Flags: --runs N, --out PATH (default bench/results/cold-<time>.json), --entry api/<function>.ts
+// (default api/webhooks/clerk.ts; e.g. api/me.ts).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -20,11 +21,13 @@ import { build } from "esbuild";
 import { compileTree, ROOT } from "./compile.js";
 
 const { values: flags } = parseArgs({
-  options: { runs: { type: "string" }, out: { type: "string" } },
+  options: { runs: { type: "string" }, out: { type: "string" }, entry: { type: "string" } },
 });
 const RUNS = Math.max(10, Number(flags.runs ?? 15));
 const WORK = join(ROOT, "bench", "results", ".cold");
-const ENTRY = "api/webhooks/clerk.ts";
+const ENTRY = flags.entry ?? "api/webhooks/clerk.ts";
+if (!/^api\/[\w/-]+\.ts$/.test(ENTRY))
+  throw new Error(`--entry must be api/<path>.ts, not ${ENTRY}`);
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const median = (xs: number[]) => {
@@ -155,7 +158,7 @@ async function main(): Promise<void> {
 
   const tracedDir = join(WORK, "traced");
   await compileTree(tracedDir, ["api", "lib", "drizzle"]);
-  const tracedEntry = join(tracedDir, "api", "webhooks", "clerk.js");
+  const tracedEntry = join(tracedDir, ENTRY.replace(/\.ts$/, ".js"));
   const trace = await traced(relative(ROOT, tracedEntry));
   if (trace) {
     console.log(
@@ -169,6 +172,7 @@ async function main(): Promise<void> {
     { name: "function, traced (unbundled)", module: url(tracedEntry) },
     { name: "function, bundled", module: url(b.file) },
     { name: "svix", module: "svix" },
+    { name: "@clerk/backend", module: "@clerk/backend" },
     { name: "zod", module: "zod" },
     { name: "drizzle-orm/neon-http", module: "drizzle-orm/neon-http" },
     { name: "@neondatabase/serverless", module: "@neondatabase/serverless" },
