@@ -7,7 +7,9 @@
 //   3. the local endpoint that speaks Neon's SQL-over-HTTP protocol in front of it, so the
 //      functions run the production driver unchanged (NEON_LOCAL_FETCH_ENDPOINT points it there);
 //   4. migrations, applied through that endpoint exactly as `vercel-build` applies them on Neon;
-//   5. every function under api/ on http://localhost:${PORT:-3000}, with Vercel's file routing.
+//   5. every function under api/ on http://localhost:${PORT:-3000}, with Vercel's file routing;
+//   6. a Clerk Backend API stand-in (users user_dev0.., for backfill, resync and GET /api/me) and
+//      CLERK_JWT_KEY from the local dev key that `npm run token` signs session tokens with.
 // Ctrl-C (SIGINT) or SIGTERM closes the server, the endpoint and the database cleanly: exit 0.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
