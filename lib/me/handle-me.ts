@@ -77,7 +77,6 @@ export async function handleMe(request: Request): Promise<Response> {
   const clerk = read(getClerkApiEnv);
   const dbEnv = read(getDbEnv);
   if (!session || !clerk || !dbEnv) {
-    if (request.method === "OPTIONS") cors = {};
     // Loud in the logs (which variables), silent in the answer.
     return refuse("misconfigured", { level: "error", outcome: "error", variables });
   }
@@ -103,7 +102,9 @@ export async function handleMe(request: Request): Promise<Response> {
         variables: ["CLERK_JWT_KEY"],
       });
     }
-    return refuse(who.error, {}, { "www-authenticate": 'Bearer error="invalid_token"' });
+    // RFC 6750: no error code when no credentials were sent at all.
+    const challenge = who.error === "missing_token" ? "Bearer" : 'Bearer error="invalid_token"';
+    return refuse(who.error, {}, { "www-authenticate": challenge });
   }
 
   let result: MeResult;
