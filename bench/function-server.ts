@@ -1,13 +1,15 @@
 // Process B of the bench: the function, alone in its process so its CPU can be measured.
 // A tiny HTTP server (@hono/node-server) whose fetch calls the real api/webhooks/clerk.ts handler
-// (POST /api/webhooks/clerk) or the seed plan's flow (POST /bench/baseline), with the Neon driver
+// (POST /api/webhooks/clerk), the real api/me.ts (GET /api/me) or the seed plan's flow
+// (POST /bench/baseline), with the Neon driver
 // pointed at process A. GET /bench/stats answers this process's CPU and memory and the time its
 // handlers spent, in total and waiting for SQL, so the sender can attribute CPU per event.
 import { serve } from "@hono/node-server";
+import * as meRoute from "../api/me.js";
 import * as clerkRoute from "../api/webhooks/clerk.js";
 import { baselineHandler } from "./baseline.js";
 import type { FunctionServerReady, FunctionStats } from "./protocol.js";
-import { ROUTES } from "./protocol.js";
+import { ME_ROUTE, ROUTES } from "./protocol.js";
 
 // The Neon driver calls the global fetch at request time: time every SQL fetch (wall), so
 // "handler time excluding SQL waiting" = (sum of handler time - sum of SQL waits) / events.
@@ -31,6 +33,7 @@ globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => 
 
 type Handler = (request: Request) => Promise<Response>;
 const ours = clerkRoute as unknown as Record<string, Handler | undefined>;
+const me = meRoute as unknown as Record<string, Handler | undefined>;
 
 let handled = 0;
 let handlerMs = 0;
@@ -71,6 +74,11 @@ const server = serve(
         return new Response(null, { status: 405 });
       }
       if (path === ROUTES.baseline) return timed(baselineHandler, request);
+      if (path === ME_ROUTE) {
+        const handler = me[request.method];
+        if (handler) return timed(handler, request);
+        return new Response(null, { status: 405 });
+      }
       if (path === "/bench/stats") {
         return new Response(JSON.stringify(stats()), {
           headers: { "content-type": "application/json" },

@@ -83,3 +83,8 @@ export const ROUTES = {
   baseline: "/bench/baseline",
 } as const;
 export type Variant = keyof typeof ROUTES;
+
+/** GET /api/me, measured for users the webhook has already synced (its common case). */
+export const ME_ROUTE = "/api/me";
+/** The Clerk secret key /api/me's configuration requires; a synced user never reaches Clerk. */
+export const BENCH_CLERK_SECRET_KEY = "sk_test_bench_local_only";

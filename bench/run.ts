@@ -11,23 +11,34 @@
 //
 // Flags: --rtt-ms 0,20 (delay added to every SQL HTTP request; default both), --events N
 // (default 2000 at RTT 0, 500 otherwise), --concurrency C (default 32 at RTT 0, 4 otherwise),
-// --out PATH (default bench/results/bench-<time>.json), --only ours|baseline, --warmup N,
+// --out PATH (default bench/results/bench-<time>.json), --only ours|baseline|me, --warmup N,
 // --pool N (PostgreSQL pool of the endpoint), --pglite (ignore DATABASE_URL),
 // --cpu-prof (profile B during "ours" at the first RTT; profile under bench/results/profiles/).
+//
+// After the webhook phases of each RTT, a phase measures GET /api/me for users the webhook has
+// already synced (its common case: one SQL round trip, no Clerk request), with real RS256 session
+// tokens signed by a key generated for the run (--only me runs just that phase).
 import { type ChildProcess, fork } from "node:child_process";
 import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import {
+  generateSigningKey,
+  publicKeyPem,
+  signSessionToken,
+} from "../scripts/local/session-token.js";
 import { compileTree } from "./compile.js";
 import { buildWorkload, checkRows } from "./events.js";
 import { type ProfileSummary, printSummary, summarize } from "./profile.js";
 import {
+  BENCH_CLERK_SECRET_KEY,
   BENCH_DATABASE_URL,
   BENCH_SECRET,
   type FunctionServerReady,
   type FunctionStats,
+  ME_ROUTE,
   ROUTES,
   type Rows,
   type SqlServerOptions,
@@ -58,7 +69,14 @@ const { values: flags } = parseArgs({
 
 const rtts = (flags["rtt-ms"] ?? ["0,20"]).flatMap((s) => s.split(",")).map(Number);
 const variants: Variant[] =
-  flags.only === "ours" || flags.only === "baseline" ? [flags.only] : ["ours", "baseline"];
+  flags.only === "ours" || flags.only === "baseline"
+    ? [flags.only]
+    : flags.only === "me"
+      ? []
+      : ["ours", "baseline"];
+const runMe = flags.only === undefined || flags.only === "me";
+/** Signs the /api/me phase's session tokens; its public half is the function's CLERK_JWT_KEY. */
+const sessionKey = generateSigningKey();
 const warmup = Number(flags.warmup ?? 200);
 const poolSize = Number(flags.pool ?? 16);
 const adminUrl = flags.pglite
@@ -158,6 +176,11 @@ function startFunction(sqlUrl: string, profileDir?: string): Promise<FunctionSer
       DATABASE_URL: BENCH_DATABASE_URL,
       NEON_LOCAL_FETCH_ENDPOINT: sqlUrl,
       CLERK_WEBHOOK_SIGNING_SECRET: BENCH_SECRET,
+      CLERK_JWT_KEY: publicKeyPem(sessionKey),
+      CLERK_AUTHORIZED_PARTIES: "",
+      CLERK_SECRET_KEY: BENCH_CLERK_SECRET_KEY,
+      // Nothing listens there: a synced user never reaches Clerk (a request would answer 503).
+      CLERK_API_URL: "http://127.0.0.1:9",
       DEFAULT_TURMA: "neon_estrutura",
       VERCEL_ENV: "development",
       NODE_ENV: "production",
@@ -313,6 +336,94 @@ async function phase(
   }
 }
 
+// ------------------------------------------------------------------ GET /api/me phase
+
+interface MePhaseResult {
+  rttMs: number;
+  concurrency: number;
+  requests: number;
+  users: number;
+  wallMs: number;
+  requestsPerSec: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  sqlRequestsPerRequest: number;
+  functionCpuMsPerRequest: number;
+  handlerMsExclSqlPerRequest: number;
+  sqlWaitMsPerRequest: number;
+  statuses: Record<string, number>;
+  sources: Record<string, number>;
+  problems: string[];
+}
+
+/** GET /api/me for users synced by the webhook first: n requests over those users. */
+async function mePhase(a: SqlServer, rttMs: number): Promise<MePhaseResult> {
+  const n = eventsFor(rttMs);
+  const c = concurrencyFor(rttMs);
+  const tag = `m${++phaseNo}${Date.now().toString(36)}`;
+  await a.call({ op: "reset" });
+  const b = await startFunction(a.ready.sqlUrl);
+  try {
+    const work = buildWorkload(n, BENCH_SECRET, tag, c);
+    await a.call({ op: "seed", emails: work.preRegistered });
+    const synced = await send(`${b.url}${ROUTES.ours}`, work.deliveries, c);
+    const problems: string[] = [];
+    if ((synced.statuses.get(200) ?? 0) !== n) problems.push("the webhook did not sync every user");
+    const ids = work.users.map((u) => u.clerkId);
+    const tokens = ids.map((sub) => signSessionToken(sessionKey, { sub }, { ttlSeconds: 3600 }));
+    const requests = Array.from({ length: n }, (_, i) => ({
+      body: "",
+      headers: { authorization: `Bearer ${tokens[i % tokens.length]}` },
+    }));
+    const target = `${b.url}${ME_ROUTE}`;
+    if (warmup > 0) await send(target, requests.slice(0, Math.min(warmup, n)), c, "GET");
+
+    const sql0 = await a.control({});
+    const b0 = await functionStats(b);
+    const sent = await send(target, requests, c, "GET");
+    const b1 = await functionStats(b);
+    const sql1 = await a.control({});
+
+    const statuses = Object.fromEntries([...sent.statuses].map(([k, v]) => [String(k), v]));
+    const sources = Object.fromEntries(sent.outcomes);
+    if ((sent.statuses.get(200) ?? 0) !== n)
+      problems.push(`non-200 answers: ${JSON.stringify(statuses)} ${sent.failures.join(" | ")}`);
+    if ((sent.outcomes.get("database") ?? 0) !== n)
+      problems.push(`source database: ${sent.outcomes.get("database") ?? 0}, expected ${n}`);
+    const lat = sent.latenciesMs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
+    return {
+      rttMs,
+      concurrency: c,
+      requests: n,
+      users: ids.length,
+      wallMs: round(sent.wallMs, 1),
+      requestsPerSec: round((n / sent.wallMs) * 1000, 1),
+      latencyMs: {
+        p50: round(percentile(lat, 50)),
+        p95: round(percentile(lat, 95)),
+        p99: round(percentile(lat, 99)),
+        max: round(lat[lat.length - 1] ?? Number.NaN),
+      },
+      sqlRequestsPerRequest: round((sql1.requests - sql0.requests) / n, 3),
+      functionCpuMsPerRequest: round(
+        (b1.userUs + b1.systemUs - b0.userUs - b0.systemUs) / 1000 / n,
+        3,
+      ),
+      handlerMsExclSqlPerRequest: round(
+        (b1.handlerMs - b0.handlerMs - (b1.sqlWaitMs - b0.sqlWaitMs)) / n,
+        3,
+      ),
+      sqlWaitMsPerRequest: round((b1.sqlWaitMs - b0.sqlWaitMs) / n, 3),
+      statuses,
+      sources,
+      problems,
+    };
+  } finally {
+    await stopFunction(b);
+    const errors = b.stderr.join("").trim();
+    if (errors) console.error(`function stderr (last lines):\n${errors.slice(-2000)}`);
+  }
+}
+
 // ------------------------------------------------------------------ report
 
 function table(results: PhaseResult[]): string {
@@ -365,7 +476,11 @@ interface Target {
   met: boolean | null;
 }
 
-function targets(results: PhaseResult[], backendKind: string): Target[] {
+function targets(
+  results: PhaseResult[],
+  meResults: MePhaseResult[],
+  backendKind: string,
+): Target[] {
   const find = (v: Variant, rtt: number, c?: number) =>
     results.find(
       (r) => r.variant === v && r.rttMs === rtt && (c === undefined || r.concurrency === c),
@@ -411,6 +526,22 @@ function targets(results: PhaseResult[], backendKind: string): Target[] {
     limit: ">= 600",
     met: judge(o0 ? o0.eventsPerSec >= 600 : null),
   });
+  if (meResults.length) {
+    const meSql = Math.max(...meResults.map((r) => r.sqlRequestsPerRequest));
+    out.push({
+      target: "SQL HTTP requests per GET /api/me (synced user)",
+      value: meSql,
+      limit: "= 1",
+      met: meSql === 1,
+    });
+    const me20 = meResults.find((r) => r.rttMs === 20);
+    out.push({
+      target: `p50 ms at RTT 20, C ${me20?.concurrency ?? 4} (GET /api/me, synced user)`,
+      value: me20?.latencyMs.p50 ?? null,
+      limit: "<= 23 (RTT + 3)",
+      met: judge(me20 ? me20.latencyMs.p50 <= 23 : null),
+    });
+  }
   return out;
 }
 
@@ -435,6 +566,7 @@ async function main(): Promise<void> {
   const a = await SqlServer.start({ adminUrl, poolSize, delayMs: 0 });
   console.log(`bench: database ${a.ready.backend}; SQL endpoint ${a.ready.sqlUrl}`);
   const results: PhaseResult[] = [];
+  const meResults: MePhaseResult[] = [];
   let profile: { file: string; summary: ProfileSummary; events: number } | undefined;
   const profileDir = join(ROOT, "bench", "results", "profiles");
   try {
@@ -456,6 +588,16 @@ async function main(): Promise<void> {
           if (file) profile = { file, summary: summarize(file), events: r.events + warmup };
         }
       }
+      if (runMe) {
+        process.stdout.write(
+          `bench: RTT ${rtt} ms, C ${concurrencyFor(rtt)}, ${eventsFor(rtt)} requests, GET /api/me (synced users)... `,
+        );
+        const m = await mePhase(a, rtt);
+        console.log(
+          `${m.requestsPerSec.toFixed(0)} req/s, p50 ${m.latencyMs.p50.toFixed(1)} ms, p95 ${m.latencyMs.p95.toFixed(1)} ms, SQL req/request ${m.sqlRequestsPerRequest}${m.problems.length ? `, PROBLEMS: ${m.problems.join("; ")}` : ""}`,
+        );
+        meResults.push(m);
+      }
     }
   } finally {
     await a.stop();
@@ -470,9 +612,14 @@ async function main(): Promise<void> {
       p50: o && b ? round(o.latencyMs.p50 / b.latencyMs.p50, 3) : null,
     };
   });
-  const t = targets(results, a.ready.backendKind);
+  const t = targets(results, meResults, a.ready.backendKind);
 
-  console.log(`\n${table(results)}\n`);
+  if (results.length) console.log(`\n${table(results)}\n`);
+  for (const m of meResults) {
+    console.log(
+      `GET /api/me at RTT ${m.rttMs} ms, C ${m.concurrency}: p50 ${m.latencyMs.p50} ms, p95 ${m.latencyMs.p95} ms, p99 ${m.latencyMs.p99} ms, ${m.requestsPerSec} req/s, SQL req/request ${m.sqlRequestsPerRequest}, fn CPU ms/request ${m.functionCpuMsPerRequest}, handler excl SQL ms ${m.handlerMsExclSqlPerRequest}, SQL wait ms ${m.sqlWaitMsPerRequest}`,
+    );
+  }
   for (const r of ratios) {
     console.log(
       `ours/baseline at RTT ${r.rttMs} ms: throughput x${r.throughput ?? "-"}, p50 x${r.p50 ?? "-"}`,
@@ -513,6 +660,7 @@ async function main(): Promise<void> {
       concurrency: rtts.map(concurrencyFor),
     },
     results,
+    me: meResults,
     ratios,
     targets: t,
     profile: profile ? { file: profile.file, ...profile.summary } : undefined,
@@ -523,7 +671,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nreport: ${out}`);
-  if (results.some((r) => r.problems.length > 0)) {
+  if ([...results, ...meResults].some((r) => r.problems.length > 0)) {
     console.error("bench: the final rows or answers were wrong (see PROBLEMS above)");
     process.exitCode = 1;
   }

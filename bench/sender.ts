@@ -12,10 +12,14 @@ export interface SendResult {
   failures: string[];
 }
 
+/** What is sent: a webhook delivery, or a GET /api/me (empty body, a bearer token). */
+export type Sendable = Pick<Delivery, "body" | "headers">;
+
 function post(
   agent: Agent,
   url: URL,
-  d: Delivery,
+  d: Sendable,
+  method: string,
 ): Promise<{ status: number; body: string; ms: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
@@ -25,7 +29,7 @@ function post(
         host: url.hostname,
         port: url.port,
         path: url.pathname,
-        method: "POST",
+        method,
         headers: d.headers,
       },
       (res) => {
@@ -41,14 +45,15 @@ function post(
       },
     );
     req.on("error", reject);
-    req.end(d.body);
+    req.end(method === "GET" ? undefined : d.body);
   });
 }
 
 export async function send(
   target: string,
-  deliveries: Delivery[],
+  deliveries: Sendable[],
   concurrency: number,
+  method = "POST",
 ): Promise<SendResult> {
   const url = new URL(target);
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
@@ -64,10 +69,13 @@ export async function send(
       if (i >= deliveries.length) return;
       const d = deliveries[i]!;
       try {
-        const r = await post(agent, url, d);
+        const r = await post(agent, url, d, method);
         latenciesMs[i] = r.ms;
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-        const outcome = r.status === 200 ? (JSON.parse(r.body) as { outcome: string }).outcome : "";
+        // The webhook answers an `outcome`; GET /api/me a `source` (database | clerk).
+        const json =
+          r.status === 200 ? (JSON.parse(r.body) as { outcome?: string; source?: string }) : {};
+        const outcome = json.outcome ?? json.source ?? "";
         if (outcome) outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
         else if (failures.length < 5) failures.push(`${r.status} ${r.body.slice(0, 200)}`);
       } catch (err) {

@@ -184,3 +184,71 @@ export const getEmailEnv = envGroup(
       return { provider, from: e.EMAIL_FROM ?? LOG_PROVIDER_DEFAULT_FROM, ...common };
     }),
 );
+
+// @clerk/backend turns CLERK_JWT_KEY into a key by cutting text: it strips the PEM armour, then
+// this exact SPKI prefix and the exponent suffix of an RSA-2048 key, and takes what is left as the
+// modulus. Any other key would verify nothing (every token 401), so such a key is refused here.
+const PEM_HEADER = "-----BEGIN PUBLIC KEY-----";
+const PEM_TRAILER = "-----END PUBLIC KEY-----";
+const RSA_2048_SPKI = /^MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA[A-Za-z0-9+/]{342}IDAQAB$/;
+
+const jwtKey = z
+  .string()
+  .trim()
+  // The one-line form people paste (`\n` escapes, as Clerk's own docs show it) -> real newlines;
+  // surrounding quotes kept by a hand-made .env file are dropped.
+  .transform((s) =>
+    s
+      .replace(/^"(.*)"$/s, "$1")
+      .replace(/\\r\\n|\\n/g, "\n")
+      .replace(/\r\n/g, "\n")
+      .trim(),
+  )
+  .refine((pem) => {
+    if (!pem.startsWith(PEM_HEADER) || !pem.endsWith(PEM_TRAILER)) return false;
+    const body = pem.slice(PEM_HEADER.length, -PEM_TRAILER.length).replace(/\s/g, "");
+    return RSA_2048_SPKI.test(body);
+  }, "must be the PEM public key (-----BEGIN PUBLIC KEY-----) of an RSA-2048 key");
+
+const origins = z
+  .string()
+  .trim()
+  .transform((s) => s.split(/[\s,]+/).filter(Boolean))
+  .pipe(
+    z.array(
+      z.string().refine((o) => {
+        try {
+          return new URL(o).origin === o;
+        } catch {
+          return false;
+        }
+      }, "must be origins such as https://app.example.com (scheme, host, optional port)"),
+    ),
+  );
+
+/**
+ * GET /api/me's token settings: CLERK_JWT_KEY verifies session tokens with no network call;
+ * CLERK_AUTHORIZED_PARTIES (comma separated origins) is what `azp` must be, and the only origins
+ * CORS answers to. The Clerk secret key is never needed to verify a token.
+ */
+export const getSessionEnv = envGroup(
+  ["CLERK_JWT_KEY", "CLERK_AUTHORIZED_PARTIES"],
+  z.object({
+    CLERK_JWT_KEY: jwtKey,
+    CLERK_AUTHORIZED_PARTIES: origins.optional().transform((v) => v ?? []),
+  }),
+);
+
+/** Clerk's Backend API, for syncing a user on demand (GET /v1/users/{id}). */
+export const getClerkApiEnv = envGroup(
+  ["CLERK_SECRET_KEY", "CLERK_API_URL", "DEFAULT_TURMA"],
+  z.object({
+    CLERK_SECRET_KEY: z.string().trim().min(1, "required"),
+    // Tests and the local stand-in only; Clerk's own is the default.
+    CLERK_API_URL: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .transform((u) => (u ?? "https://api.clerk.com").replace(/\/+$/, "")),
+    DEFAULT_TURMA: z.string().trim().min(1).default("neon_estrutura"),
+  }),
+);

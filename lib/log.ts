@@ -14,6 +14,12 @@ export interface LogFields {
   sqlstate?: string | undefined;
   constraint?: string | undefined;
   variables?: string[] | undefined;
+  /** GET /api/me: where the answer came from (`database` | `clerk`). */
+  source?: "database" | "clerk" | undefined;
+  /** HTTP requests made to Clerk's Backend API while handling the request (0 or 1). */
+  clerk_requests?: number | undefined;
+  /** The status Clerk's Backend API answered, when it was not a success. */
+  clerk_status?: number | undefined;
   /** email_outbox.id: the only handle logged for an email (never its address, name or body). */
   outbox_id?: number | undefined;
   [counter: `n_${string}`]: number | undefined;

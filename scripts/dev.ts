@@ -7,7 +7,9 @@
 //   3. the local endpoint that speaks Neon's SQL-over-HTTP protocol in front of it, so the
 //      functions run the production driver unchanged (NEON_LOCAL_FETCH_ENDPOINT points it there);
 //   4. migrations, applied through that endpoint exactly as `vercel-build` applies them on Neon;
-//   5. every function under api/ on http://localhost:${PORT:-3000}, with Vercel's file routing.
+//   5. every function under api/ on http://localhost:${PORT:-3000}, with Vercel's file routing;
+//   6. a Clerk Backend API stand-in (users user_dev0.., for backfill, resync and GET /api/me) and
+//      CLERK_JWT_KEY from the local dev key that `npm run token` signs session tokens with.
 // Ctrl-C (SIGINT) or SIGTERM closes the server, the endpoint and the database cleanly: exit 0.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -34,13 +36,13 @@ import {
   maskSecret,
   REPO_ROOT,
 } from "./local/dev-env.js";
+import { DEV_KEY_FILE, loadDevKey, publicKeyPem } from "./local/session-token.js";
 import { openBackend, type SqlBackend } from "./local/sql-backends.js";
 import { type SqlEndpoint, startSqlEndpoint } from "./local/sql-endpoint.js";
 
 /** What the Neon driver is given as DATABASE_URL with PGlite: only its header reaches the endpoint. */
 const PGLITE_DATABASE_URL = "postgres://local:local@localhost:5432/main";
 /** Seed of the Clerk stand-in's users: the same ids on every start, so a backfill stays valid. */
-const CLERK_USERS_SEED = "dev";
 
 // ---------------------------------------------------------------- background jobs
 // Jobs that production runs on a schedule (Vercel Cron) run here on an interval, in this process,
@@ -255,14 +257,21 @@ async function main(): Promise<void> {
     jobs = startJobs();
     // A local Clerk Backend API with generated users, for `npm run backfill` / `npm run resync`.
     const clerkUsers = Number(process.env.DEV_CLERK_USERS ?? 25);
+    // Stable ids (user_dev0, user_dev1, ...) and port: the quick start can name them, and a
+    // backfill already applied finds the same users after a restart.
     const clerkPort = sidePort(apiPort, 2, "Clerk API stand-in");
     clerk = await listenOr("Clerk API stand-in", clerkPort, () =>
       startClerkApi({
-        users: generateUsers(clerkUsers, { seed: CLERK_USERS_SEED }),
+        users: generateUsers(clerkUsers, { idPrefix: "dev" }),
         host: "127.0.0.1",
         port: clerkPort,
       }),
     );
+    // GET /api/me against the stand-in: it syncs on demand from this Clerk API and verifies tokens
+    // signed by the local dev key (`npm run token`), whatever .env.local says about a real Clerk.
+    process.env.CLERK_SECRET_KEY = clerk.secretKey;
+    process.env.CLERK_API_URL = clerk.url;
+    process.env.CLERK_JWT_KEY = publicKeyPem(loadDevKey());
     markReady();
 
     const base = `http://localhost:${api.port}`;
@@ -281,17 +290,20 @@ async function main(): Promise<void> {
         `  Local:        ${base}`,
         `  Webhook:      ${base}/api/webhooks/clerk   (POST, signed by svix)`,
         `  Health:       ${base}/api/health`,
+        `  Me:           ${base}/api/me   (GET, Authorization: Bearer <session token>)`,
         `  Functions:    ${functions.join(", ")}`,
         `  Database:     ${backend.description}`,
         `  Migrations:   ${migration.applied.length} applied now, ${migration.total} in total`,
         `  SQL endpoint: ${endpoint.url}   (NEON_LOCAL_FETCH_ENDPOINT)`,
         `  Clerk API:    ${clerk.url}   (local stand-in, ${clerkUsers} users; DEV_CLERK_USERS)`,
+        `  Session key:  ${relative(process.cwd(), DEV_KEY_FILE) || DEV_KEY_FILE}   (dev only; CLERK_JWT_KEY is its public half)`,
         `  Secret:       ${maskSecret(secret.secrets[0] ?? "")} from ${secretWhere}`,
         `  Emails:       one line each in this terminal, right after the webhook (DEV_EMAIL_BODY=1: whole emails)`,
         `  Jobs:         ${backgroundJobs.length ? backgroundJobs.map((j) => `${j.name} every ${j.everyMs / 1000} s`).join(", ") : "none"}`,
         "",
         `  Try:  npm run send -- user.created --email ana@example.com${api.port === 3000 ? "" : ` --url ${base}/api/webhooks/clerk`}`,
         `        curl ${base}/api/health`,
+        `        curl -H "authorization: Bearer $(npm run -s token -- --user-id user_dev1)" ${base}/api/me`,
         `        CLERK_API_URL=${clerk.url} CLERK_SECRET_KEY=${clerk.secretKey} \\`,
         `        NEON_LOCAL_FETCH_ENDPOINT=${endpoint.url} DATABASE_URL='${process.env.DATABASE_URL !== PGLITE_DATABASE_URL && new URL(process.env.DATABASE_URL ?? "").password ? "$DATABASE_URL" : process.env.DATABASE_URL}' \\`,
         "        npm run backfill -- --dry-run",

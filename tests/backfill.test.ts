@@ -458,6 +458,35 @@ describe("resync", () => {
     expect(out.stdout).toContain(`${other.id}: created`);
     expect((await userByClerkId(other.id))?.email).toBe("resync.cli@example.test");
   });
+
+  it("retries Clerk's 5xx, 429 and resets on a single-user read; a wrong key is not retried", async () => {
+    const u = buildUser({ email: "resync.retry@example.test" });
+    const a = await standIn([u]);
+    a.faults.failNext = 2;
+    a.faults.status = 502;
+    a.faults.resetNext = 1;
+    a.resetStats();
+    expect(await resyncUser(getDb(), source(a), u.id, TURMA)).toMatchObject({ outcome: "created" });
+    expect(a.stats.getRequests).toBe(1);
+    expect(a.stats.faulted).toBe(3);
+
+    a.setRateLimit({ requests: 0, windowMs: 1000 });
+    const waits: string[] = [];
+    const limited = resyncUser(
+      getDb(),
+      source(a, { ...FAST, onWait: (w) => waits.push(w.reason) }),
+      u.id,
+      TURMA,
+    );
+    setTimeout(() => a.setRateLimit(null), 50);
+    expect(await limited).toMatchObject({ outcome: "duplicate" });
+    expect(waits[0]).toBe("HTTP 429 (rate limited)");
+
+    const wrongKey = clerkSource({ secretKey: "sk_test_wrong", apiUrl: a.url, retry: FAST });
+    a.resetStats();
+    await expect(resyncUser(getDb(), wrongKey, u.id, TURMA)).rejects.toThrow(/HTTP 401/);
+    expect(a.stats.requests).toBe(1);
+  });
 });
 
 function cli(

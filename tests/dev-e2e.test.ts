@@ -71,6 +71,8 @@ function startDev(): Promise<Dev> {
       DEV_EMAIL_EVERY_MS: "3600000",
       EMAIL_PROVIDER: "log",
       DEV_EMAIL_BODY: "",
+      // Set but empty: a developer's .env.local must not require an azp the test's token lacks.
+      CLERK_AUTHORIZED_PARTIES: "",
     }),
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -311,6 +313,35 @@ describe("npm run dev + npm run send", () => {
     const lines = r.output.trim().split("\n");
     expect(lines[0]).toMatch(/in use by another npm run dev .*PGLITE_DATA_DIR=/);
     expect(lines.slice(1).join("\n")).toContain("shutting down");
+  });
+
+  it("the quick start's curl: npm run token + GET /api/me -> 200 source clerk, then database", async () => {
+    // A token from `npm run token` (signed by the dev key the dev server trusts) for a user that
+    // exists only in the dev server's Clerk stand-in, as the banner suggests.
+    const token = (
+      await run(
+        process.execPath,
+        ["--import", "tsx", "scripts/token.ts", "--user-id", "user_dev1"],
+        {
+          cwd: REPO,
+          env: { ...process.env, CLERK_AUTHORIZED_PARTIES: "" },
+        },
+      )
+    ).stdout.trim();
+    expect(dev!.output()).toContain("npm run -s token -- --user-id user_dev1");
+    const get = () =>
+      fetch(`${dev!.base}/api/me`, { headers: { authorization: `Bearer ${token}` } }).then(
+        async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }),
+      );
+    const first = await get();
+    expect(first).toMatchObject({
+      status: 200,
+      body: { ok: true, clerk_id: "user_dev1", source: "clerk" },
+    });
+    expect(first.body.mentorado).toMatchObject({ nome_completo: "Nome1 Sobrenome1" });
+    const second = await get();
+    expect(second).toEqual({ ...first, body: { ...first.body, source: "database" } });
+    expect((await fetch(`${dev!.base}/api/me`)).status).toBe(401);
   });
 
   it("send user.updated without --user-id explains what is missing", async () => {

@@ -43,6 +43,12 @@ describe("worker (Edge) compatibility", () => {
     expect(bytes).toBeGreaterThan(0);
   });
 
+  it("bundles api/me.ts without any Node built-in", async () => {
+    const { found, bytes } = await bundleForWorker("api/me.ts");
+    expect(found).toEqual([]);
+    expect(bytes).toBeGreaterThan(0);
+  });
+
   it("bundles api/cron/welcome-emails.ts without any Node built-in", async () => {
     const { found, bytes } = await bundleForWorker("api/cron/welcome-emails.ts");
     expect(found).toEqual([]);

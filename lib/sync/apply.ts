@@ -96,13 +96,14 @@ async function withRetry<T>(run: () => Promise<T>): Promise<Applied<T>> {
  *
  * `after`: statements appended to the same batch (same round trip, same transaction), run after
  * the sync's own; the backfill advances its checkpoint there, so a page and its checkpoint commit
- * together or not at all.
+ * together or not at all. `afterRows` are their rows, in order: a read placed there sees the
+ * batch's own writes (and, under READ COMMITTED, whatever a concurrent delivery committed first).
  */
 export async function applyUsers(
   db: Db,
   records: UserRecord[],
   after: SQL[] = [],
-): Promise<Applied<Map<string, Outcome>>> {
+): Promise<Applied<Map<string, Outcome>> & { afterRows: Record<string, unknown>[][] }> {
   const newest = new Map<string, UserRecord>();
   for (const r of records) {
     const seen = newest.get(r.clerk_id);
@@ -110,19 +111,19 @@ export async function applyUsers(
   }
   const input = usersInput([...newest.values()]);
   const applied = await withRetry(async () => {
-    const [, , settled] = await db.batch([
+    const [, , settled, ...rest] = await db.batch([
       db.execute(insertLedger(input)),
       db.execute(upsertUsers(input)),
       db.execute<{ svix_id: string; outcome: Outcome }>(claimMentorados(input)),
-      ...after.map((statement) => db.execute(statement)),
+      ...after.map((statement) => db.execute<Record<string, unknown>>(statement)),
     ]);
-    return settled.rows;
+    return { settled: settled.rows, afterRows: rest.map((r) => r.rows) };
   });
   const outcomes = new Map<string, Outcome>();
   for (const r of records)
     outcomes.set(r.svix_id, newest.get(r.clerk_id) === r ? "duplicate" : "stale");
-  for (const row of applied.result) outcomes.set(row.svix_id, row.outcome);
-  return { result: outcomes, roundTrips: applied.roundTrips };
+  for (const row of applied.result.settled) outcomes.set(row.svix_id, row.outcome);
+  return { result: outcomes, roundTrips: applied.roundTrips, afterRows: applied.result.afterRows };
 }
 
 /** Applies one user.deleted in one transaction. */

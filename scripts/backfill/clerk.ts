@@ -8,7 +8,8 @@
 //   query string of GET /v1/users (order_by=%2Bcreated_at, created_at_after=<epoch ms>) and, in
 //   parallel, GET /v1/users/count with the same filters: it resolves to { data: User[],
 //   totalCount }. Two requests per page against the rate limit; the count feeds the progress bar.
-// - users.getUser(id) is GET /v1/users/:id.
+// - Single users (GET /v1/users/:id) are read with lib/clerk/backend-api.ts instead, the Web-fetch
+//   client GET /api/me uses, so both paths fetch and validate a user the same way.
 // - Non-2xx answers throw ClerkAPIResponseError { status, errors[], retryAfter (seconds, from the
 //   Retry-After header) }; a fetch failure throws the same class with no status.
 // - User objects are camelCase, but each keeps the JSON it was built from in `.raw`: we validate
@@ -16,6 +17,7 @@
 //   exactly what a webhook carrying the same user would. toSnakeUser() maps the camelCase object
 //   back for the day `.raw` is not there.
 import { createClerkClient, type User } from "@clerk/backend";
+import { ClerkApiError, fetchClerkUser } from "../../lib/clerk/backend-api.js";
 import { type ClerkUser, clerkUserSchema } from "../../lib/clerk/schemas.js";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "./retry.js";
 
@@ -84,10 +86,6 @@ export function validateUser(
   };
 }
 
-function isNotFound(err: unknown): boolean {
-  return (err as { status?: unknown } | null)?.status === 404;
-}
-
 export function clerkSource(opts: ClerkSourceOptions): ClerkSource {
   const client = createClerkClient({
     secretKey: opts.secretKey,
@@ -119,22 +117,22 @@ export function clerkSource(opts: ClerkSourceOptions): ClerkSource {
       return { users, invalid, listed: res.data.length, totalCount: res.totalCount };
     },
     async getUser(id) {
-      const u = await withRetry(
+      const config = { secretKey: opts.secretKey, apiUrl: apiUrl(opts.apiUrl) };
+      return withRetry(
         `GET /v1/users/${SAFE_ID.test(id) ? id : ":id"}`,
         async () => {
-          try {
-            return await client.users.getUser(id);
-          } catch (err) {
-            if (isNotFound(err)) return null;
-            throw err;
-          }
+          const lookup = await fetchClerkUser(id, config);
+          if (lookup.kind === "found") return lookup.user;
+          if (lookup.kind === "not_found") return null;
+          throw new ClerkApiError(lookup);
         },
         retry,
       );
-      if (u === null) return null;
-      const v = validateUser(u);
-      if (!v.ok) throw new Error(`Clerk user ${v.bad.id} is not valid: ${v.bad.issue}`);
-      return v.user;
     },
   };
+}
+
+/** @clerk/backend's default when no apiUrl is given. */
+function apiUrl(configured: string | undefined): string {
+  return (configured ?? "https://api.clerk.com").replace(/\/+$/, "");
 }

@@ -6,6 +6,7 @@
 //   backoff with jitter, `retries` times, then give up with a RetriesExhausted error.
 // - anything else (401 bad key, 404, 422 bad parameters, a real Postgres error): no retry.
 import { isClerkAPIResponseError } from "@clerk/backend/errors";
+import { ClerkApiError } from "../../lib/clerk/backend-api.js";
 
 export interface RetryPolicy {
   /** Retries after the first attempt for transient failures. */
@@ -53,6 +54,21 @@ export function classify(err: unknown): Failure {
     }
     const reason = `HTTP ${status} ${code}`;
     return status >= 500 ? { kind: "transient", reason } : { kind: "permanent", reason };
+  }
+  if (err instanceof ClerkApiError) {
+    // lib/clerk/backend-api.ts's single-user reads: the same classes as above.
+    const l = err.lookup;
+    if (l.kind === "unavailable" && l.status === 429) {
+      const ms = l.retryAfterSeconds === null ? undefined : l.retryAfterSeconds * 1000;
+      return { kind: "rate_limited", retryAfterMs: ms, reason: "HTTP 429 (rate limited)" };
+    }
+    if (l.kind === "unavailable") {
+      return {
+        kind: "transient",
+        reason: l.status === null ? "network error" : `HTTP ${l.status}`,
+      };
+    }
+    return { kind: "permanent", reason: err.message.replace(/^Clerk Backend API: /, "") };
   }
   const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
   if (typeof e?.code === "string" && /^[0-9A-Z]{5}$/.test(e.code)) {

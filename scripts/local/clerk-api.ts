@@ -17,7 +17,6 @@
 // every list request after the first K answers a 5xx (a persistent outage mid-run), or the next N
 // connections are reset (a network error). Each user is kept as its serialized JSON, so a page of
 // 500 is one string join and 100,000 users cost ~200 MB and no per-request serialization.
-import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -416,27 +415,16 @@ export async function startClerkApi(opts: ClerkApiOptions = {}): Promise<ClerkAp
   };
 }
 
-const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/** A Clerk-shaped user id (`user_` + 27 base62 characters) that depends only on `key`. */
-export function seededUserId(key: string): string {
-  const bytes = createHash("sha256").update(key).digest();
-  let s = "";
-  for (let i = 0; i < 27; i++) s += BASE62[bytes[i]! % 62];
-  return `user_${s}`;
-}
-
 /**
  * `n` varied users, oldest first, one minute apart from `start`: mostly verified emails, some
  * unverified, some phone-only, some Google sign-ups, some with a turma in public_metadata.
- * Email i is `<prefix>+<i>@example.test`, so a test can pre-register some of them. With `seed`,
- * user i's id is derived from (seed, prefix, i): the dev server's stand-in serves the same users
- * after every restart, so a backfill already applied finds them all `duplicate`, not new people
- * with the same emails. Without it, ids are random (independent sets in one test).
+ * Email i is `<prefix>+<i>@example.test`, so a test can pre-register some of them. With `idPrefix`
+ * user i's id is `user_<idPrefix><i>` (stable across restarts, so docs can name one); otherwise
+ * ids are random, as Clerk's are.
  */
 export function generateUsers(
   n: number,
-  opts: { start?: number; prefix?: string; stepMs?: number; seed?: string } = {},
+  opts: { start?: number; prefix?: string; stepMs?: number; idPrefix?: string } = {},
 ): ClerkUserJson[] {
   const start = opts.start ?? Date.UTC(2024, 0, 1);
   const step = opts.stepMs ?? 60_000;
@@ -447,7 +435,7 @@ export function generateUsers(
     const kind = i % 20;
     users.push(
       buildUser({
-        id: opts.seed === undefined ? undefined : seededUserId(`${opts.seed}:${prefix}:${i}`),
+        ...(opts.idPrefix === undefined ? {} : { id: `user_${opts.idPrefix}${i}` }),
         email: kind === 19 ? null : `${prefix}+${i}@example.test`,
         verified: kind !== 18,
         phone: kind === 19 ? `+5511900${String(i).padStart(6, "0")}` : null,
@@ -474,7 +462,7 @@ async function main(): Promise<void> {
   });
   const limit = values["rate-limit"]?.match(/^(\d+)\/(\d+)s$/);
   const api = await startClerkApi({
-    users: generateUsers(Number(values.users), { seed: "dev" }),
+    users: generateUsers(Number(values.users), { idPrefix: "dev" }),
     port: Number(values.port),
     rateLimit: limit ? { requests: Number(limit[1]), windowMs: Number(limit[2]) * 1000 } : null,
     control: true,
