@@ -277,7 +277,7 @@ describe("GET /api/me: the caller's record", () => {
     expect(second).toMatchObject({ sql: 1, clerk: 0 });
 
     expect(await allUsers()).toHaveLength(1);
-    expect((await userByClerkId(u.id))?.email).toBe("nova.pessoa@example.test");
+    expect((await userByClerkId(u.id))?.email).toBe("Nova.Pessoa@Example.test");
     expect(await allMentorados()).toHaveLength(1);
     expect(await allOutbox()).toHaveLength(1);
     const ledger = await getDb().execute<{ svix_id: string; type: string; outcome: string }>(

@@ -8,7 +8,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import * as cronRoute from "../api/cron/welcome-emails.js";
 import { getDb } from "../lib/db.js";
 import { type ApiServer, startApiServer } from "../scripts/local/api-server.js";
+import { type ClerkApi, startClerkApi } from "../scripts/local/clerk-api.js";
 import { type EmailApi, startEmailApi } from "../scripts/local/email-api.js";
+import {
+  generateSigningKey,
+  publicKeyPem,
+  signSessionToken,
+} from "../scripts/local/session-token.js";
 import { buildUser, userEvent } from "./fixtures/clerk.js";
 import { countRoundTrips } from "./helpers/endpoint-control.js";
 import { delivery, post } from "./helpers/http.js";
@@ -23,13 +29,24 @@ const ENV = {
   EMAIL_FROM: "Mentoria Neon <boas-vindas@mentoria.example>",
   EMAIL_MAX_ATTEMPTS: "3",
 };
-const ENV_KEYS = [...Object.keys(ENV), "RESEND_API_URL", "VERCEL_ENV", "EMAIL_SENDS_PER_SECOND"];
+const ENV_KEYS = [
+  ...Object.keys(ENV),
+  "RESEND_API_URL",
+  "VERCEL_ENV",
+  "EMAIL_SENDS_PER_SECOND",
+  "CLERK_JWT_KEY",
+  "CLERK_SECRET_KEY",
+  "CLERK_API_URL",
+  "CLERK_AUTHORIZED_PARTIES",
+];
 
 sensitive.add(CRON_SECRET);
 sensitive.add(ENV.RESEND_API_KEY);
 sensitive.add("Joaquina");
 
 let email: EmailApi;
+let clerk: ClerkApi;
+const sessionKey = generateSigningKey();
 let server: ApiServer;
 let webhookUrl: string;
 let mark = 0;
@@ -41,13 +58,19 @@ const lines = (event: string) =>
 
 beforeAll(async () => {
   email = await startEmailApi({ apiKey: ENV.RESEND_API_KEY });
+  clerk = await startClerkApi();
   server = await startApiServer({ apiDir: "api", port: 0, host: "127.0.0.1" });
   webhookUrl = `http://127.0.0.1:${server.port}/api/webhooks/clerk`;
 });
 beforeEach(() => {
   mark = captured.length;
   for (const k of ENV_KEYS) delete process.env[k];
-  Object.assign(process.env, ENV, { RESEND_API_URL: email.url });
+  Object.assign(process.env, ENV, {
+    RESEND_API_URL: email.url,
+    CLERK_JWT_KEY: publicKeyPem(sessionKey),
+    CLERK_SECRET_KEY: clerk.secretKey,
+    CLERK_API_URL: clerk.url,
+  });
 });
 afterEach(async () => {
   email.reset();
@@ -57,6 +80,7 @@ afterAll(async () => {
   for (const k of ENV_KEYS) delete process.env[k];
   await server.close();
   await email.close();
+  await clerk.close();
 });
 
 let seq = 0;
@@ -126,6 +150,33 @@ describe("inline welcome email after the webhook's answer", () => {
     ]);
     expect(await sweep()).toMatchObject({ claimed: 0, sent: 0 });
     expect(email.requests).toHaveLength(1);
+  });
+
+  it("GET /api/me's on-demand sync welcomes the new profile inline too, once", async () => {
+    const user = buildUser({ email: "me.inline@example.com", firstName: "Joaquina" });
+    clerk.putUsers([user]);
+    const token = signSessionToken(sessionKey, { sub: user.id, azp: "https://app.example.test" });
+    sensitive.add(token);
+    const res = await fetch(`http://127.0.0.1:${server.port}/api/me`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      source: "clerk",
+      mentorado: { origem: "clerk_signup" },
+    });
+    await server.idle();
+    const [row] = await allOutbox();
+    expect(email.sent.map((m) => [m.to[0], m.idempotencyKey])).toEqual([
+      ["me.inline@example.com", `welcome-${row!.id}`],
+    ]);
+    expect(row).toMatchObject({ status: "sent" });
+    // The same user again: found in the database, nothing more to send.
+    await fetch(`http://127.0.0.1:${server.port}/api/me`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    await server.idle();
+    expect(email.sent).toHaveLength(1);
   });
 
   it("a linked (pre-registered) profile is welcomed inline too", async () => {

@@ -2,8 +2,10 @@
 // network) -> getMe (1 SQL round trip, or 1 Clerk request + 1 SQL batch) -> answer, with one log
 // line per request whatever happens: outcome, source, status, ms, SQL round trips, Clerk
 // requests; never the token, an email or a name.
+
 import { getDb } from "../db.js";
 import { dbErrorFields } from "../db-error.js";
+import { welcomeAfterSync } from "../email/after-sync.js";
 import { ConfigError, getClerkApiEnv, getDbEnv, getSessionEnv } from "../env.js";
 import { type LogFields, log } from "../log.js";
 import { errorResponse, json } from "../webhook/responses.js";
@@ -28,15 +30,6 @@ type ErrorCode = keyof typeof ERRORS;
 
 /** Retry-After when Clerk gave none (seconds): long enough not to hammer it, short for a user. */
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
-
-/**
- * Where the inline welcome email hooks in: called once an on-demand sync has queued a welcome
- * (outcome `created` or `linked`), after its transaction committed. Until it is wired to a
- * sender, the scheduled dispatcher (api/cron/welcome-emails.ts) sends the queued row.
- */
-function onWelcomeQueued(_result: Extract<MeResult, { kind: "ok" }>): void {
-  // Intentionally empty: see above.
-}
 
 export async function handleMe(request: Request): Promise<Response> {
   const started = performance.now();
@@ -133,7 +126,9 @@ export async function handleMe(request: Request): Promise<Response> {
 
   switch (result.kind) {
     case "ok": {
-      if (result.outcome === "created" || result.outcome === "linked") onWelcomeQueued(result);
+      // Committed: a new or linked profile's welcome email goes out after this answer, as after
+      // the webhook (the same function; it ignores every other outcome).
+      if (result.outcome) welcomeAfterSync(result.clerkId, result.outcome);
       const body = {
         ok: true,
         clerk_id: result.clerkId,
