@@ -332,8 +332,9 @@ export class PgliteBackend implements SqlBackend {
     modes = "",
   ): Promise<T> {
     const check = async () => {
-      // PGlite's work does not yield to I/O: let a pending client disconnect be seen first.
-      if (signal) await new Promise((r) => setImmediate(r));
+      // PGlite's work does not yield to I/O: let a pending client disconnect be seen first (one
+      // full turn of the event loop, through its poll phase, takes two immediates).
+      if (signal) for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
       if (signal?.aborted) throw new CancelledError();
     };
     return this.db.transaction(async (tx) => {
