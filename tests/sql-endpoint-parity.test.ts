@@ -125,21 +125,29 @@ describe("parity 3 — no statement or session state survives a request", () => 
     expect((err as NeonDbError).code).toBe("26000");
   });
 
-  it("query_raw_txt prepares unnamed statements: `select *` with parameters keeps working across DDL (no 0A000)", async () => {
+  it("query_raw_txt prepares unnamed statements, so DDL never breaks a `select *` (no 0A000 reaches the client)", async () => {
     const db = neon(LOCAL_DATABASE_URL);
+    // Several at once, so that several pooled connections have run (and may cache) the statement.
+    const selectAll = () =>
+      Promise.all(
+        Array.from({ length: 8 }, () => db.query("select * from parity_ddl where a = $1", [1])),
+      );
     await db.query("drop table if exists parity_ddl");
     await db.query("create table parity_ddl (a int)");
     try {
       await db.query("insert into parity_ddl values (1)");
-      for (let i = 0; i < 3; i++) {
-        expect(await db.query("select * from parity_ddl where a = $1", [1])).toEqual([{ a: 1 }]);
-      }
+      for (const rows of await selectAll()) expect(rows).toEqual([{ a: 1 }]);
       await db.query("alter table parity_ddl add column b text");
-      for (let i = 0; i < 3; i++) {
-        expect(await db.query("select * from parity_ddl where a = $1", [1])).toEqual([
-          { a: 1, b: null },
-        ]);
-      }
+      for (const rows of await selectAll()) expect(rows).toEqual([{ a: 1, b: null }]);
+      // And inside a batch, whose transaction the stale plan would abort.
+      const [rows] = await db.transaction([db.query("select * from parity_ddl where a = $1", [1])]);
+      expect(rows).toEqual([{ a: 1, b: null }]);
+      await db.query("alter table parity_ddl drop column b");
+      const [again] = await db.transaction([
+        db.query("select * from parity_ddl where a = $1", [1]),
+      ]);
+      expect(again).toEqual([{ a: 1 }]);
+      for (const rows of await selectAll()) expect(rows).toEqual([{ a: 1 }]);
     } finally {
       await db.query("drop table parity_ddl");
     }

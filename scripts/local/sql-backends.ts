@@ -115,18 +115,48 @@ function field(name: string, dataTypeID: number, extra?: Partial<Omit<Field, "fo
 
 const rawTypes = { getTypeParser: () => (value: string) => value };
 
-// Every statement runs as an UNNAMED statement of the extended protocol, as Neon's proxy runs it
-// (`query_raw_txt`): one statement per query text (a second one is 42601 before anything runs), and
-// no plan cached on the connection that DDL could invalidate ("cached plan must not change result
-// type", 0A000) or that a later request could trip over.
+// Every statement runs through the extended protocol, as Neon's proxy runs it (`query_raw_txt`):
+// one statement per query text, a second one is 42601 before anything runs.
+//
+// Unlike Neon, statements with parameters are prepared under a name once per pooled connection and
+// their plan reused: the app sends the same few texts over and over, and re-planning them is most
+// of PostgreSQL's CPU in the bench. That cache is the endpoint's own, and kept safe:
+// - a plan made stale by DDL that changed its result type (0A000, "cached plan must not change
+//   result type") costs the connection: it is destroyed and the request, rolled back, runs again
+//   once on a fresh connection, so the client sees what Neon would have answered;
+// - a request that may leave state a reset does not clear, or that prepares statements of its own
+//   (matched on its text, generously), costs its connection too: destroyed, not pooled.
 type ExtendedQuery = pg.QueryArrayConfig & { queryMode: "extended" };
+const statementNames = new Map<string, string>();
 function extended(text: string, values: unknown[]): ExtendedQuery {
-  return { text, values, rowMode: "array", types: rawTypes, queryMode: "extended" };
+  const q: ExtendedQuery = {
+    text,
+    values,
+    rowMode: "array",
+    types: rawTypes,
+    queryMode: "extended",
+  };
+  if (values.length === 0) return q;
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < 10_000) {
+    name = `local_endpoint_s${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  return name === undefined ? q : { ...q, name };
+}
+
+/** Texts that may leave session state behind that RESET ALL does not clear. */
+const LEAVES_STATE = /prepare|deallocate|listen|declare|temp|advisory|role|session_authorization/i;
+
+function isStalePlan(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return e?.code === "0A000" && /cached plan/i.test(String(e.message));
 }
 
 // What Neon's pool does to a connection before the next request may have it: no transaction left
-// open, no `SET` and no prepared statement surviving (ROLLBACK outside a transaction only warns).
-const RESET_SQL = "ROLLBACK; RESET ALL; DEALLOCATE ALL";
+// open, no `SET` surviving (ROLLBACK outside a transaction only warns). Prepared statements of the
+// client's own never get here (LEAVES_STATE); the endpoint's cache stays.
+const RESET_SQL = "ROLLBACK; RESET ALL";
 
 function fromPg(r: pg.QueryArrayResult): QueryResult {
   return {
@@ -159,6 +189,23 @@ export class PostgresBackend implements SqlBackend {
     this.description = `PostgreSQL ${u.hostname}:${u.port || 5432}${u.pathname}`;
   }
 
+  // Bumped when DDL has made a cached plan stale: connections that served requests under an
+  // older epoch are destroyed at checkout instead of being used.
+  private planEpoch = 0;
+  private readonly clientEpochs = new WeakMap<pg.PoolClient, number>();
+
+  private async connect(): Promise<pg.PoolClient> {
+    for (;;) {
+      const client = await this.pool.connect();
+      const seen = this.clientEpochs.get(client);
+      if (seen === undefined || seen === this.planEpoch) {
+        this.clientEpochs.set(client, this.planEpoch);
+        return client;
+      }
+      client.release(true);
+    }
+  }
+
   /** pg_cancel_backend from a connection of its own: the pool may be full of waiting requests. */
   private async cancelBackend(pid: number): Promise<void> {
     const c = new pg.Client({ connectionString: this.connectionString });
@@ -177,14 +224,16 @@ export class PostgresBackend implements SqlBackend {
    * Runs `work` on one pooled connection. When `signal` aborts (the HTTP client went away), the
    * running statement is cancelled on the server, the work fails with CancelledError, and the
    * connection is thrown away rather than pooled, as Neon's proxy discards it. Otherwise the
-   * connection is reset before it goes back to the pool.
+   * connection is reset before it goes back to the pool, or destroyed when `keep` is false.
    */
   private async withClient<T>(
     signal: AbortSignal | undefined,
+    keep: boolean,
     work: (client: pg.PoolClient, check: () => void) => Promise<T>,
   ): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.connect();
     let cancelling: Promise<void> | undefined;
+    let discard = !keep;
     const onAbort = () => {
       const pid = backendPid(client);
       cancelling = pid === undefined ? Promise.resolve() : this.cancelBackend(pid);
@@ -199,11 +248,18 @@ export class PostgresBackend implements SqlBackend {
       check();
       return result;
     } catch (err) {
+      if (isStalePlan(err)) {
+        // Every connection may hold plans from before the DDL: none of them is used again.
+        this.planEpoch++;
+        discard = true;
+      }
       throw signal?.aborted ? new CancelledError() : err;
     } finally {
       signal?.removeEventListener("abort", onAbort);
       if (signal?.aborted) {
         await cancelling;
+        client.release(true);
+      } else if (discard) {
         client.release(true);
       } else {
         // Not awaited: the answer need not wait for the reset, only the next borrower does.
@@ -215,35 +271,51 @@ export class PostgresBackend implements SqlBackend {
     }
   }
 
+  /** Runs once more, on a connection of the new epoch, a request that met a stale plan. */
+  private async retryingStalePlans<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (!isStalePlan(err)) throw err;
+      return run();
+    }
+  }
+
   query(stmt: Statement, signal?: AbortSignal): Promise<QueryResult> {
-    return this.withClient(signal, async (client) =>
-      fromPg(await client.query(extended(stmt.query, stmt.params))),
+    const keep = !LEAVES_STATE.test(stmt.query);
+    return this.retryingStalePlans(() =>
+      this.withClient(signal, keep, async (client) =>
+        fromPg(await client.query(extended(stmt.query, stmt.params))),
+      ),
     );
   }
 
   batch(stmts: Statement[], opts: BatchOptions): Promise<QueryResult[]> {
-    return this.withClient(opts.signal, async (client, check) => {
-      await client.query(`BEGIN ${transactionModes(opts)}`);
-      try {
-        const results: QueryResult[] = [];
-        for (const [i, stmt] of stmts.entries()) {
+    const keep = !stmts.some((s) => LEAVES_STATE.test(s.query));
+    return this.retryingStalePlans(() =>
+      this.withClient(opts.signal, keep, async (client, check) => {
+        await client.query(`BEGIN ${transactionModes(opts)}`);
+        try {
+          const results: QueryResult[] = [];
+          for (const [i, stmt] of stmts.entries()) {
+            check();
+            const failing = i === opts.failAtIndex;
+            const r = await client.query(
+              extended(failing ? FAULT_SQL : stmt.query, failing ? [] : stmt.params),
+            );
+            results.push(fromPg(r));
+          }
+          if (opts.stallBeforeCommit) await untilAborted(opts.signal, STALL_LIMIT_MS);
           check();
-          const failing = i === opts.failAtIndex;
-          const r = await client.query(
-            extended(failing ? FAULT_SQL : stmt.query, failing ? [] : stmt.params),
-          );
-          results.push(fromPg(r));
+          await client.query("COMMIT");
+          return results;
+        } catch (err) {
+          // After a cancel the connection is destroyed, which rolls back too; this is for errors.
+          await client.query("ROLLBACK").catch(() => {});
+          throw err;
         }
-        if (opts.stallBeforeCommit) await untilAborted(opts.signal, STALL_LIMIT_MS);
-        check();
-        await client.query("COMMIT");
-        return results;
-      } catch (err) {
-        // After a cancel the connection is destroyed, which rolls back too; this is for errors.
-        await client.query("ROLLBACK").catch(() => {});
-        throw err;
-      }
-    });
+      }),
+    );
   }
 
   async close(): Promise<void> {
