@@ -146,7 +146,8 @@ function extended(text: string, values: unknown[]): ExtendedQuery {
 }
 
 /** Texts that may leave session state behind that RESET ALL does not clear. */
-const LEAVES_STATE = /prepare|deallocate|listen|declare|temp|advisory|role|session_authorization/i;
+const LEAVES_STATE =
+  /\b(prepare|deallocate|listen|declare|temp|temporary|pg_advisory_lock\w*|role|session_authorization)\b/i;
 
 function isStalePlan(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null;
