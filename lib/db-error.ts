@@ -5,11 +5,31 @@ import type { LogFields } from "./log.js";
 /** The SQLSTATE of a Postgres error (NeonDbError carries it as `code`), if any. */
 export function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null | undefined)?.code;
-  return typeof code === "string" ? code : undefined;
+  return typeof code === "string" && code !== "" ? code : undefined;
+}
+
+/**
+ * Whether the error comes from the SQL deadline (lib/db.ts): the abort surfaces as a TimeoutError,
+ * wrapped by the driver (`sourceError`, when fetch itself fails) and by drizzle (`cause`), or
+ * bare when it lands while the answer is being read.
+ */
+export function isDbTimeout(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && typeof e === "object" && e !== null; depth++) {
+    const { name, sourceError, cause } = e as {
+      name?: unknown;
+      sourceError?: unknown;
+      cause?: unknown;
+    };
+    if (name === "TimeoutError") return true;
+    e = sourceError ?? cause;
+  }
+  return false;
 }
 
 /** The log fields of a database error: never its message or detail. */
 export function dbErrorFields(err: unknown): Pick<LogFields, "sqlstate" | "constraint" | "error"> {
+  if (isDbTimeout(err)) return { error: "database_timeout" };
   const e = err as { constraint?: unknown; name?: unknown } | null | undefined;
   return {
     error: typeof e?.name === "string" ? e.name : "Error",

@@ -4,8 +4,23 @@ import { getDbEnv } from "./env.js";
 
 export type Db = NeonHttpDatabase;
 
-let current: { url: string; endpoint: string | undefined; db: Db } | undefined;
+type DbEnv = ReturnType<typeof getDbEnv>;
+
+let current: { url: string; endpoint: string | undefined; timeoutMs: number; db: Db } | undefined;
 const neonDefaultEndpoint = neonConfig.fetchEndpoint;
+
+/**
+ * fetch with a deadline: every SQL HTTP request is aborted after `timeoutMs`. The driver turns the
+ * abort into an error whose cause is a TimeoutError (lib/db-error.ts recognises it), and Neon
+ * cancels and rolls back the work of a client that went away, so nothing is half-written.
+ */
+function fetchWithDeadline(timeoutMs: number): typeof fetch {
+  return (input, init) => {
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
+    return fetch(input, { ...init, signal });
+  };
+}
 
 /**
  * The only database entry point: drizzle over Neon's HTTP driver. Every query is one HTTPS POST
@@ -13,16 +28,28 @@ const neonDefaultEndpoint = neonConfig.fetchEndpoint;
  * instance; rebuilt only when the configuration changes. A caller that has just read the
  * configuration passes it, so the hot path reads the environment once.
  */
-export function getDb(env: ReturnType<typeof getDbEnv> = getDbEnv()): Db {
-  if (current?.url === env.DATABASE_URL && current.endpoint === env.NEON_LOCAL_FETCH_ENDPOINT) {
+export function getDb(env: DbEnv = getDbEnv()): Db {
+  if (
+    current?.url === env.DATABASE_URL &&
+    current.endpoint === env.NEON_LOCAL_FETCH_ENDPOINT &&
+    current.timeoutMs === env.SQL_TIMEOUT_MS
+  ) {
     return current.db;
   }
-  // neonConfig is global to the driver: the only place it is touched is here.
+  // neonConfig is global to the driver: the only place it is touched is here. The deadline goes
+  // through fetchFunction because the driver's fetchOptions are fixed per client, and a signal
+  // must be fresh per request.
   neonConfig.fetchEndpoint = env.NEON_LOCAL_FETCH_ENDPOINT ?? neonDefaultEndpoint;
+  neonConfig.fetchFunction = fetchWithDeadline(env.SQL_TIMEOUT_MS);
   // READ COMMITTED on purpose: our statements are written for it; under REPEATABLE READ concurrent
   // duplicates would fail to serialize instead of waiting and seeing each other's rows.
   const client = neon(env.DATABASE_URL, { isolationLevel: "ReadCommitted" });
   const db = drizzle({ client });
-  current = { url: env.DATABASE_URL, endpoint: env.NEON_LOCAL_FETCH_ENDPOINT, db };
+  current = {
+    url: env.DATABASE_URL,
+    endpoint: env.NEON_LOCAL_FETCH_ENDPOINT,
+    timeoutMs: env.SQL_TIMEOUT_MS,
+    db,
+  };
   return db;
 }

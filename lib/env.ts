@@ -56,7 +56,7 @@ export const webhookSecretList = z
 
 /** What every database user needs: the function, the cron jobs, migrations and scripts. */
 export const getDbEnv = envGroup(
-  ["DATABASE_URL", "NEON_LOCAL_FETCH_ENDPOINT", "VERCEL_ENV"],
+  ["DATABASE_URL", "NEON_LOCAL_FETCH_ENDPOINT", "VERCEL_ENV", "SQL_TIMEOUT_MS"],
   z
     .object({
       DATABASE_URL: z
@@ -66,6 +66,10 @@ export const getDbEnv = envGroup(
       // Local-only: points the Neon HTTP driver at scripts/local/sql-endpoint.ts instead of Neon.
       NEON_LOCAL_FETCH_ENDPOINT: z.url().optional(),
       VERCEL_ENV: z.string().optional(),
+      // The deadline of every SQL HTTP request, in ms. Svix gives up on a webhook after 15 s: the
+      // default leaves room for verification and the answer, and a request that hits it is
+      // aborted (Neon then cancels and rolls it back) and answered 503 for Svix to redeliver.
+      SQL_TIMEOUT_MS: z.coerce.number().int().min(100).max(14_000).default(8000),
     })
     .refine((e) => !(e.VERCEL_ENV === "production" && e.NEON_LOCAL_FETCH_ENDPOINT), {
       message: "NEON_LOCAL_FETCH_ENDPOINT must not be set in production",

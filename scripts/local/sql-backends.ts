@@ -2,7 +2,7 @@
 // server needed) and a real PostgreSQL server through a pg Pool (real concurrency, real locks).
 // Both return values as raw Postgres text with their type OIDs, as Neon's /sql endpoint does, so the
 // Neon driver parses them on the client exactly as it does in production.
-import { PGlite } from "@electric-sql/pglite";
+import { PGlite, type Transaction } from "@electric-sql/pglite";
 import pg from "pg";
 
 export interface Field {
@@ -40,12 +40,44 @@ export interface BatchOptions {
   deferrable?: boolean;
   /** Test-only fault: run `select 1/0` in place of the statement at this index (a real DB error). */
   failAtIndex?: number;
+  /**
+   * Test-only fault: after the last statement, hold the transaction open until the client goes away
+   * (at most STALL_LIMIT_MS) — a database that hangs before COMMIT, on either backend.
+   */
+  stallBeforeCommit?: boolean;
+  /** Aborts when the HTTP client disconnects: the batch is cancelled and rolled back. */
+  signal?: AbortSignal;
+}
+
+/** The HTTP client went away before the answer: the work was cancelled and rolled back. */
+export class CancelledError extends Error {
+  override name = "CancelledError";
+  constructor() {
+    super("query was cancelled");
+  }
+}
+
+export const STALL_LIMIT_MS = 30_000;
+
+/** Resolves when `signal` aborts, or after `limitMs`. */
+export function untilAborted(signal: AbortSignal | undefined, limitMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, limitMs);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 export interface SqlBackend {
   readonly kind: "pglite" | "postgres";
   readonly description: string;
-  query(stmt: Statement): Promise<QueryResult>;
+  /** One statement in its own transaction (autocommit); `signal` as in BatchOptions. */
+  query(stmt: Statement, signal?: AbortSignal): Promise<QueryResult>;
   batch(stmts: Statement[], opts: BatchOptions): Promise<QueryResult[]>;
   close(): Promise<void>;
 }
@@ -83,21 +115,49 @@ function field(name: string, dataTypeID: number, extra?: Partial<Omit<Field, "fo
 
 const rawTypes = { getTypeParser: () => (value: string) => value };
 
-// Statements with parameters run as named prepared statements: each pooled connection parses and
-// plans a given text once and reuses the plan, as a long-lived server-side connection does. (The
-// app sends the same few statement texts over and over; re-planning them was the biggest share of
-// PostgreSQL's CPU in the bench.)
+// Every statement runs through the extended protocol, as Neon's proxy runs it (`query_raw_txt`):
+// one statement per query text, a second one is 42601 before anything runs.
+//
+// Unlike Neon, statements with parameters are prepared under a name once per pooled connection and
+// their plan reused: the app sends the same few texts over and over, and re-planning them is most
+// of PostgreSQL's CPU in the bench. That cache is the endpoint's own, and kept safe:
+// - a plan made stale by DDL that changed its result type (0A000, "cached plan must not change
+//   result type") costs the connection: it is destroyed and the request, rolled back, runs again
+//   once on a fresh connection, so the client sees what Neon would have answered;
+// - a request that may leave state a reset does not clear, or that prepares statements of its own
+//   (matched on its text, generously), costs its connection too: destroyed, not pooled.
+type ExtendedQuery = pg.QueryArrayConfig & { queryMode: "extended" };
 const statementNames = new Map<string, string>();
-function statementName(text: string, params: unknown[]): string | undefined {
-  if (params.length === 0) return undefined;
+function extended(text: string, values: unknown[]): ExtendedQuery {
+  const q: ExtendedQuery = {
+    text,
+    values,
+    rowMode: "array",
+    types: rawTypes,
+    queryMode: "extended",
+  };
+  if (values.length === 0) return q;
   let name = statementNames.get(text);
-  if (name === undefined) {
-    if (statementNames.size > 10_000) return undefined;
-    name = `s${statementNames.size + 1}`;
+  if (name === undefined && statementNames.size < 10_000) {
+    name = `local_endpoint_s${statementNames.size + 1}`;
     statementNames.set(text, name);
   }
-  return name;
+  return name === undefined ? q : { ...q, name };
 }
+
+/** Texts that may leave session state behind that RESET ALL does not clear. */
+const LEAVES_STATE =
+  /\b(prepare|deallocate|listen|declare|temp|temporary|pg_advisory_lock\w*|role|session_authorization)\b/i;
+
+function isStalePlan(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return e?.code === "0A000" && /cached plan/i.test(String(e.message));
+}
+
+// What Neon's pool does to a connection before the next request may have it: no transaction left
+// open, no `SET` surviving (ROLLBACK outside a transaction only warns). Prepared statements of the
+// client's own never get here (LEAVES_STATE); the endpoint's cache stays.
+const RESET_SQL = "ROLLBACK; RESET ALL";
 
 function fromPg(r: pg.QueryArrayResult): QueryResult {
   return {
@@ -109,12 +169,20 @@ function fromPg(r: pg.QueryArrayResult): QueryResult {
   };
 }
 
+/** The server process behind a pooled connection (set by pg at connect; not in @types/pg). */
+function backendPid(client: pg.PoolClient): number | undefined {
+  const pid = (client as pg.PoolClient & { processID?: unknown }).processID;
+  return typeof pid === "number" ? pid : undefined;
+}
+
 export class PostgresBackend implements SqlBackend {
   readonly kind = "postgres" as const;
   readonly description: string;
   readonly pool: pg.Pool;
+  private readonly connectionString: string;
 
   constructor(connectionString: string, poolSize = 20) {
+    this.connectionString = connectionString;
     this.pool = new pg.Pool({ connectionString, max: poolSize });
     // An idle client that loses its connection must not crash the process hosting the endpoint.
     this.pool.on("error", () => {});
@@ -122,47 +190,133 @@ export class PostgresBackend implements SqlBackend {
     this.description = `PostgreSQL ${u.hostname}:${u.port || 5432}${u.pathname}`;
   }
 
-  async query(stmt: Statement): Promise<QueryResult> {
-    const r = await this.pool.query({
-      name: statementName(stmt.query, stmt.params),
-      text: stmt.query,
-      values: stmt.params,
-      rowMode: "array",
-      types: rawTypes,
-    });
-    return fromPg(r);
+  // Bumped when DDL has made a cached plan stale: connections that served requests under an
+  // older epoch are destroyed at checkout instead of being used.
+  private planEpoch = 0;
+  private readonly clientEpochs = new WeakMap<pg.PoolClient, number>();
+
+  private async connect(): Promise<pg.PoolClient> {
+    for (;;) {
+      const client = await this.pool.connect();
+      const seen = this.clientEpochs.get(client);
+      if (seen === undefined || seen === this.planEpoch) {
+        this.clientEpochs.set(client, this.planEpoch);
+        return client;
+      }
+      client.release(true);
+    }
   }
 
-  async batch(stmts: Statement[], opts: BatchOptions): Promise<QueryResult[]> {
-    const client = await this.pool.connect();
-    let broken = false;
+  /** pg_cancel_backend from a connection of its own: the pool may be full of waiting requests. */
+  private async cancelBackend(pid: number): Promise<void> {
+    const c = new pg.Client({ connectionString: this.connectionString });
+    c.on("error", () => {});
     try {
-      await client.query(`BEGIN ${transactionModes(opts)}`);
-      const results: QueryResult[] = [];
-      for (const [i, stmt] of stmts.entries()) {
-        const text = i === opts.failAtIndex ? FAULT_SQL : stmt.query;
-        const values = i === opts.failAtIndex ? [] : stmt.params;
-        const r = await client.query({
-          name: statementName(text, values),
-          text,
-          values,
-          rowMode: "array",
-          types: rawTypes,
-        });
-        results.push(fromPg(r));
-      }
-      await client.query("COMMIT");
-      return results;
-    } catch (err) {
-      try {
-        await client.query("ROLLBACK");
-      } catch {
-        broken = true;
-      }
-      throw err;
+      await c.connect();
+      await c.query("select pg_cancel_backend($1)", [pid]);
+    } catch {
+      // The connection is destroyed below whatever happens: the server then ends the session.
     } finally {
-      client.release(broken);
+      await c.end().catch(() => {});
     }
+  }
+
+  /**
+   * Runs `work` on one pooled connection. When `signal` aborts (the HTTP client went away), the
+   * running statement is cancelled on the server, the work fails with CancelledError, and the
+   * connection is thrown away rather than pooled, as Neon's proxy discards it. Otherwise the
+   * connection is reset before it goes back to the pool, or destroyed when `keep` is false.
+   */
+  private async withClient<T>(
+    signal: AbortSignal | undefined,
+    keep: boolean,
+    work: (client: pg.PoolClient, check: () => void) => Promise<T>,
+  ): Promise<T> {
+    const client = await this.connect();
+    let cancelling: Promise<void> | undefined;
+    let discard = !keep;
+    const onAbort = () => {
+      const pid = backendPid(client);
+      cancelling = pid === undefined ? Promise.resolve() : this.cancelBackend(pid);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const check = () => {
+      if (signal?.aborted) throw new CancelledError();
+    };
+    try {
+      check();
+      const result = await work(client, check);
+      check();
+      return result;
+    } catch (err) {
+      if (isStalePlan(err)) {
+        // Every connection may hold plans from before the DDL: none of them is used again.
+        this.planEpoch++;
+        discard = true;
+      }
+      throw signal?.aborted ? new CancelledError() : err;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      if (signal?.aborted) {
+        await cancelling;
+        client.release(true);
+      } else if (discard) {
+        client.release(true);
+      } else {
+        // Not awaited: the answer need not wait for the reset, only the next borrower does.
+        client.query(RESET_SQL).then(
+          () => client.release(),
+          (e: Error) => client.release(e),
+        );
+      }
+    }
+  }
+
+  /** Runs once more, on a connection of the new epoch, a request that met a stale plan. */
+  private async retryingStalePlans<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (!isStalePlan(err)) throw err;
+      return run();
+    }
+  }
+
+  query(stmt: Statement, signal?: AbortSignal): Promise<QueryResult> {
+    const keep = !LEAVES_STATE.test(stmt.query);
+    return this.retryingStalePlans(() =>
+      this.withClient(signal, keep, async (client) =>
+        fromPg(await client.query(extended(stmt.query, stmt.params))),
+      ),
+    );
+  }
+
+  batch(stmts: Statement[], opts: BatchOptions): Promise<QueryResult[]> {
+    const keep = !stmts.some((s) => LEAVES_STATE.test(s.query));
+    return this.retryingStalePlans(() =>
+      this.withClient(opts.signal, keep, async (client, check) => {
+        await client.query(`BEGIN ${transactionModes(opts)}`);
+        try {
+          const results: QueryResult[] = [];
+          for (const [i, stmt] of stmts.entries()) {
+            check();
+            const failing = i === opts.failAtIndex;
+            const r = await client.query(
+              extended(failing ? FAULT_SQL : stmt.query, failing ? [] : stmt.params),
+            );
+            results.push(fromPg(r));
+          }
+          if (opts.stallBeforeCommit) await untilAborted(opts.signal, STALL_LIMIT_MS);
+          check();
+          await client.query("COMMIT");
+          return results;
+        } catch (err) {
+          // After a cancel the connection is destroyed, which rolls back too; this is for errors.
+          await client.query("ROLLBACK").catch(() => {});
+          throw err;
+        }
+      }),
+    );
   }
 
   async close(): Promise<void> {
@@ -171,6 +325,9 @@ export class PostgresBackend implements SqlBackend {
 }
 
 // ---------------------------------------------------------------- PGlite (embedded)
+
+// RESET ALL and DEALLOCATE ALL may run inside the request's transaction (unlike DISCARD ALL).
+const PGLITE_RESET_SQL = "RESET ALL; DEALLOCATE ALL";
 
 type PgliteRaw = {
   rows: (string | null)[][];
@@ -199,8 +356,8 @@ export class PgliteBackend implements SqlBackend {
     return backend;
   }
 
-  private async refreshParsers(): Promise<void> {
-    const r = await this.db.query<{ oid: number }>("select oid::int as oid from pg_type");
+  private async refreshParsers(q: Pick<PGlite, "query"> = this.db): Promise<void> {
+    const r = await q.query<{ oid: number }>("select oid::int as oid from pg_type");
     for (const { oid } of r.rows) this.rawParsers[oid] = (v) => v;
   }
 
@@ -229,29 +386,61 @@ export class PgliteBackend implements SqlBackend {
     const result = this.toResult(r);
     // Types created after start (enums, domains) would otherwise be parsed by PGlite.
     if (result.fields.some((f) => this.rawParsers[f.dataTypeID] === undefined)) {
-      await this.refreshParsers();
+      // On the caller's connection: inside a transaction, `this.db` would wait for it forever.
+      await this.refreshParsers(q);
     }
     return result;
   }
 
-  async query(stmt: Statement): Promise<QueryResult> {
-    return this.run(this.db, stmt.query, stmt.params);
+  /**
+   * PGlite runs one statement at a time on its single connection and cannot cancel one that is
+   * running; what it can do is check between statements (and before COMMIT) whether the client
+   * went away, and roll back if it did. Each request ends with the connection's state reset (in
+   * the same transaction, so only a committed request's reset counts and no other request runs in
+   * between), as Neon resets a pooled connection.
+   */
+  private exclusive<T>(
+    signal: AbortSignal | undefined,
+    work: (tx: Transaction, check: () => Promise<void>) => Promise<T>,
+    modes = "",
+  ): Promise<T> {
+    const check = async () => {
+      // PGlite's work does not yield to I/O: let a pending client disconnect be seen first (one
+      // full turn of the event loop, through its poll phase, takes two immediates).
+      if (signal) for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+      if (signal?.aborted) throw new CancelledError();
+    };
+    return this.db.transaction(async (tx) => {
+      if (modes) await tx.query(`SET TRANSACTION ${modes}`);
+      await check();
+      const result = await work(tx, check);
+      await tx.exec(PGLITE_RESET_SQL);
+      await check();
+      return result;
+    });
+  }
+
+  async query(stmt: Statement, signal?: AbortSignal): Promise<QueryResult> {
+    return this.exclusive(signal, (tx) => this.run(tx, stmt.query, stmt.params));
   }
 
   async batch(stmts: Statement[], opts: BatchOptions): Promise<QueryResult[]> {
-    // PGlite's transaction() holds its single connection exclusively and rolls back on throw.
-    return this.db.transaction(async (tx) => {
-      const modes = transactionModes(opts);
-      if (modes) await tx.query(`SET TRANSACTION ${modes}`);
-      const results: QueryResult[] = [];
-      for (const [i, stmt] of stmts.entries()) {
-        const failing = i === opts.failAtIndex;
-        results.push(
-          await this.run(tx, failing ? FAULT_SQL : stmt.query, failing ? [] : stmt.params),
-        );
-      }
-      return results;
-    });
+    return this.exclusive(
+      opts.signal,
+      async (tx, check) => {
+        const results: QueryResult[] = [];
+        for (const [i, stmt] of stmts.entries()) {
+          if (i > 0) await check();
+          const failing = i === opts.failAtIndex;
+          results.push(
+            await this.run(tx, failing ? FAULT_SQL : stmt.query, failing ? [] : stmt.params),
+          );
+        }
+        if (opts.stallBeforeCommit) await untilAborted(opts.signal, STALL_LIMIT_MS);
+        return results;
+      },
+      transactionModes(opts),
+    );
   }
 
   async close(): Promise<void> {

@@ -13,27 +13,48 @@
 // - HTTP 400 with JSON `{message, code, detail, constraint, table, ...}` becomes a NeonDbError
 //   carrying those fields (list `hi` in the driver); any other status becomes
 //   NeonDbError("Server error (HTTP status N): <body>").
-// Neon caps request and response bodies at 10 MiB and answers 507 past that; so do we.
+//
+// On the failure paths it answers as Neon's proxy does (neondatabase/neon, proxy/src/serverless/;
+// docs/local-sql-endpoint.md has the point-by-point list and tests/sql-endpoint-parity.test.ts
+// holds the endpoint to it):
+// - a client that disconnects before the answer cancels the running statement and rolls the
+//   request back (sql_over_http.rs: `cancel.cancelled()` raced against each query);
+// - query text with several statements is 42601 before anything runs (extended protocol);
+// - no statement or session state survives a request (conn_pool_lib.rs: connections are reset or
+//   discarded before reuse);
+// - every error body has the same 17 keys, null when absent, and `code: ""` when the error is not
+//   Postgres' (sql_over_http.rs, `handle`); a request body over 10 MiB is 413 (error.rs,
+//   ReadPayloadError::BodyTooLarge), an answer over 10 MiB is 507 (ResponseTooLarge).
 // This file is for tests and local development only: nothing under api/ or lib/ imports it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { listen } from "./listen.js";
-import type { BatchOptions, IsolationLevel, SqlBackend, Statement } from "./sql-backends.js";
+import {
+  type BatchOptions,
+  CancelledError,
+  type IsolationLevel,
+  type SqlBackend,
+  type Statement,
+} from "./sql-backends.js";
 
 export const NEON_SIZE_LIMIT = 10 * 1024 * 1024;
 
-/** PostgreSQL error fields the driver copies onto NeonDbError (same list as the driver's `hi`). */
-const PG_ERROR_FIELDS = [
-  "severity",
+/**
+ * The keys of every error body, in Neon's order (sql_over_http.rs, `handle`): `message` plus the 16
+ * PostgreSQL fields the driver copies onto NeonDbError (its list `hi`).
+ */
+export const NEON_ERROR_KEYS = [
+  "message",
   "code",
   "detail",
   "hint",
   "position",
   "internalPosition",
   "internalQuery",
+  "severity",
   "where",
-  "schema",
   "table",
   "column",
+  "schema",
   "dataType",
   "constraint",
   "file",
@@ -52,6 +73,11 @@ export interface EndpointStats {
 export interface Faults {
   /** Answer every /sql request with a 503 and never touch the database. */
   unavailable?: boolean;
+  /**
+   * Make the next N batches run their statements, then hold the transaction open until the client
+   * goes away: a database that hangs, on PGlite too (where no lock can make a request wait).
+   */
+  stallNextBatches?: number;
   /** Make the next N batches fail at their last statement with a real Postgres error (22012). */
   failLastStatementOfNextBatches?: number;
   /** Answer the next N batches with a serialization failure (40001) before running them. */
@@ -79,6 +105,7 @@ export interface SqlEndpoint {
   close(): Promise<void>;
 }
 
+/** A refusal that is not a Postgres error: Neon answers it with `code: ""`. */
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -89,25 +116,27 @@ class HttpError extends Error {
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const tooLarge = () => new HttpError(413, `request is too large (max is ${limit} bytes)`);
   const declared = Number(req.headers["content-length"] ?? "0");
-  if (declared > limit) throw new HttpError(507, `request is larger than ${limit} bytes`);
+  if (declared > limit) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     const buf = chunk as Buffer;
     size += buf.length;
-    if (size > limit) throw new HttpError(507, `request is larger than ${limit} bytes`);
+    if (size > limit) throw tooLarge();
     chunks.push(buf);
   }
   return Buffer.concat(chunks).toString("utf8");
 }
 
 function asStatement(v: unknown): Statement {
-  if (typeof v !== "object" || v === null) throw new HttpError(400, "invalid query object");
+  const bad = (what: string) =>
+    new HttpError(400, `could not parse the HTTP request body: ${what}`);
+  if (typeof v !== "object" || v === null) throw bad("invalid query object");
   const { query, params } = v as { query?: unknown; params?: unknown };
-  if (typeof query !== "string") throw new HttpError(400, "query must be a string");
-  if (params !== undefined && !Array.isArray(params))
-    throw new HttpError(400, "params must be an array");
+  if (typeof query !== "string") throw bad("query must be a string");
+  if (params !== undefined && !Array.isArray(params)) throw bad("params must be an array");
   return { query, params: params ?? [] };
 }
 
@@ -127,9 +156,10 @@ function batchOptions(req: IncomingMessage): BatchOptions {
   const opts: BatchOptions = {};
   const iso = header(req, "Neon-Batch-Isolation-Level");
   if (iso !== undefined) {
-    if (!ISOLATION_LEVELS.has(iso)) throw new HttpError(400, `invalid isolation level: ${iso}`);
+    if (!ISOLATION_LEVELS.has(iso)) throw new HttpError(400, "invalid isolation level");
     opts.isolationLevel = iso as IsolationLevel;
   }
+  // Like Neon, anything but exactly "true" is false.
   const ro = header(req, "Neon-Batch-Read-Only");
   if (ro !== undefined) opts.readOnly = ro === "true";
   const def = header(req, "Neon-Batch-Deferrable");
@@ -137,19 +167,37 @@ function batchOptions(req: IncomingMessage): BatchOptions {
   return opts;
 }
 
-function pgErrorBody(err: unknown): Record<string, unknown> | undefined {
+/** The Postgres error fields of `err` when it is a Postgres error (it has a SQLSTATE). */
+function pgFields(err: unknown): Record<string, unknown> | undefined {
   if (typeof err !== "object" || err === null || !("code" in err)) return undefined;
   const e = err as Record<string, unknown>;
   if (typeof e.code !== "string" || !/^[0-9A-Z]{5}$/.test(e.code)) return undefined;
-  const body: Record<string, unknown> = { message: String(e.message ?? "") };
-  for (const k of PG_ERROR_FIELDS) if (e[k] !== undefined) body[k] = e[k];
+  return e;
+}
+
+/**
+ * Neon's error body: all 17 keys, null when absent. For an error that is not Postgres' the
+ * proxy's defaults apply: `code` and `severity` are "" (they are strings in its DbError), the
+ * others null.
+ */
+export function neonErrorBody(
+  message: string,
+  pg?: Record<string, unknown>,
+): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const k of NEON_ERROR_KEYS) {
+    if (k === "message") body[k] = message;
+    else if (pg && pg[k] !== undefined && pg[k] !== null) body[k] = String(pg[k]);
+    else body[k] = k === "code" || k === "severity" ? "" : null;
+  }
   return body;
 }
 
 function send(res: ServerResponse, status: number, body: string, limit: number): void {
+  if (res.destroyed) return;
   if (Buffer.byteLength(body) > limit) {
     status = 507;
-    body = JSON.stringify({ message: `response is larger than ${limit} bytes` });
+    body = JSON.stringify(neonErrorBody(`response is too large (max is ${limit} bytes)`));
   }
   res.writeHead(status, { "content-type": "application/json" });
   res.end(body);
@@ -167,6 +215,17 @@ export async function startSqlEndpoint(opts: EndpointOptions): Promise<SqlEndpoi
   async function handleSql(req: IncomingMessage, res: ServerResponse): Promise<void> {
     stats.requests++;
     const started = Date.now();
+    // The client going away before its answer (a function's deadline, an aborted fetch) cancels
+    // the work and rolls it back, as Neon's proxy does.
+    const gone = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    const answer = async (status: number, body: unknown) => {
+      const wait = delayMs - (Date.now() - started);
+      if (wait > 0) await sleep(wait);
+      send(res, status, JSON.stringify(body), limit);
+    };
     try {
       if (req.method !== "POST") throw new HttpError(405, "POST only");
       const text = await readBody(req, limit);
@@ -174,29 +233,25 @@ export async function startSqlEndpoint(opts: EndpointOptions): Promise<SqlEndpoi
       let body: unknown;
       try {
         body = JSON.parse(text);
-      } catch {
-        throw new HttpError(400, "request body is not JSON");
+      } catch (err) {
+        throw new HttpError(400, `could not parse the HTTP request body: ${String(err)}`);
       }
-      let answer: unknown;
+      let result: unknown;
       if (typeof body === "object" && body !== null && "queries" in body) {
         const list = (body as { queries: unknown }).queries;
-        if (!Array.isArray(list)) throw new HttpError(400, "queries must be an array");
+        if (!Array.isArray(list)) throw new HttpError(400, "could not parse the HTTP request body");
         const stmts = list.map(asStatement);
         const bo = batchOptions(req);
+        bo.signal = gone.signal;
         if (faults.serializationFailures) {
           faults.serializationFailures--;
           stats.errors++;
-          const wait = delayMs - (Date.now() - started);
-          if (wait > 0) await sleep(wait);
-          send(
-            res,
+          await answer(
             400,
-            JSON.stringify({
-              message: "could not serialize access due to concurrent update (injected)",
+            neonErrorBody("could not serialize access due to concurrent update (injected)", {
               code: "40001",
               severity: "ERROR",
             }),
-            limit,
           );
           return;
         }
@@ -204,32 +259,36 @@ export async function startSqlEndpoint(opts: EndpointOptions): Promise<SqlEndpoi
           faults.failLastStatementOfNextBatches--;
           bo.failAtIndex = stmts.length - 1;
         }
+        if (faults.stallNextBatches) {
+          faults.stallNextBatches--;
+          bo.stallBeforeCommit = true;
+        }
         stats.batches++;
         stats.statements += stmts.length;
-        answer = { results: await backend.batch(stmts, bo) };
+        result = { results: await backend.batch(stmts, bo) };
       } else {
         const stmt = asStatement(body);
         stats.statements++;
-        answer = await backend.query(stmt);
+        result = await backend.query(stmt, gone.signal);
       }
-      const wait = delayMs - (Date.now() - started);
-      if (wait > 0) await sleep(wait);
-      send(res, 200, JSON.stringify(answer), limit);
+      await answer(200, result);
     } catch (err) {
       stats.errors++;
-      const wait = delayMs - (Date.now() - started);
-      if (wait > 0) await sleep(wait);
-      const pgBody = pgErrorBody(err);
-      if (pgBody) send(res, 400, JSON.stringify(pgBody), limit);
-      else if (err instanceof HttpError)
-        send(res, err.status, JSON.stringify({ message: err.message }), limit);
-      else
+      if (err instanceof CancelledError) {
+        // What Neon answers to a client that is no longer there (no one reads it).
         send(
           res,
-          500,
-          JSON.stringify({ message: err instanceof Error ? err.message : String(err) }),
+          400,
+          JSON.stringify({ message: "Query cancelled, connection was terminated", code: "08P01" }),
           limit,
         );
+        return;
+      }
+      const pg = pgFields(err);
+      const message = err instanceof Error ? err.message : String(err);
+      if (pg) await answer(400, neonErrorBody(message, pg));
+      else if (err instanceof HttpError) await answer(err.status, neonErrorBody(message));
+      else await answer(500, neonErrorBody(message));
     }
   }
 
@@ -262,11 +321,11 @@ export async function startSqlEndpoint(opts: EndpointOptions): Promise<SqlEndpoi
           ? handleControl
           : undefined;
     if (!handler) {
-      send(res, 404, JSON.stringify({ message: "not found" }), limit);
+      send(res, 404, JSON.stringify(neonErrorBody("not found")), limit);
       return;
     }
     handler(req, res).catch((err: unknown) => {
-      if (!res.headersSent) send(res, 500, JSON.stringify({ message: String(err) }), limit);
+      if (!res.headersSent) send(res, 500, JSON.stringify(neonErrorBody(String(err))), limit);
     });
   });
   server.keepAliveTimeout = 60_000;
