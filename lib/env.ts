@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "./zod.js";
 
 /**
  * Configuration, validated with zod at first use. Each group is parsed once per instance and
@@ -14,7 +14,7 @@ export class ConfigError extends Error {
   }
 }
 
-function envGroup<S extends z.ZodType>(keys: readonly string[], schema: S): () => z.infer<S> {
+function envGroup<S extends z.ZodMiniType>(keys: readonly string[], schema: S): () => z.infer<S> {
   // The values last parsed ("" counts as unset). A warm call only reads and compares them: it
   // allocates nothing (this runs on every webhook request).
   let seen: (string | undefined)[] | undefined;
@@ -48,11 +48,22 @@ const SIGNING_SECRET =
   /^whsec_(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$/;
 
 /** CLERK_WEBHOOK_SIGNING_SECRET's rule, shared with `npm run dev`'s start-up check. */
-export const webhookSecretList = z
-  .string()
-  .trim()
-  .transform((s) => s.split(/[\s,]+/).filter(Boolean))
-  .pipe(z.array(z.string().regex(SIGNING_SECRET, "must be whsec_<base64>")).min(1));
+export const webhookSecretList = z.pipe(
+  z.pipe(
+    z.string().check(z.trim()),
+    z.transform((s: string) => s.split(/[\s,]+/).filter(Boolean)),
+  ),
+  z
+    .array(z.string().check(z.regex(SIGNING_SECRET, "must be whsec_<base64>")))
+    .check(z.minLength(1)),
+);
+
+/** A trimmed, non-empty text with a default (DEFAULT_TURMA). */
+const textWithDefault = (value: string) =>
+  z._default(z.string().check(z.trim(), z.minLength(1)), value);
+
+/** An http(s) URL (overrides for tests and the local stand-ins). */
+const httpUrl = () => z.url({ protocol: /^https?$/ });
 
 /** What every database user needs: the function, the cron jobs, migrations and scripts. */
 export const getDbEnv = envGroup(
@@ -61,20 +72,24 @@ export const getDbEnv = envGroup(
     .object({
       DATABASE_URL: z
         .string()
-        .trim()
-        .regex(/^postgres(ql)?:\/\/\S+$/, "must be a postgres:// connection string"),
+        .check(
+          z.trim(),
+          z.regex(/^postgres(ql)?:\/\/\S+$/, "must be a postgres:// connection string"),
+        ),
       // Local-only: points the Neon HTTP driver at scripts/local/sql-endpoint.ts instead of Neon.
-      NEON_LOCAL_FETCH_ENDPOINT: z.url().optional(),
-      VERCEL_ENV: z.string().optional(),
+      NEON_LOCAL_FETCH_ENDPOINT: z.optional(z.url()),
+      VERCEL_ENV: z.optional(z.string()),
       // The deadline of every SQL HTTP request, in ms. Svix gives up on a webhook after 15 s: the
       // default leaves room for verification and the answer, and a request that hits it is
       // aborted (Neon then cancels and rolls it back) and answered 503 for Svix to redeliver.
-      SQL_TIMEOUT_MS: z.coerce.number().int().min(100).max(14_000).default(8000),
+      SQL_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.gte(100), z.lte(14_000)), 8000),
     })
-    .refine((e) => !(e.VERCEL_ENV === "production" && e.NEON_LOCAL_FETCH_ENDPOINT), {
-      message: "NEON_LOCAL_FETCH_ENDPOINT must not be set in production",
-      path: ["NEON_LOCAL_FETCH_ENDPOINT"],
-    }),
+    .check(
+      z.refine((e) => !(e.VERCEL_ENV === "production" && e.NEON_LOCAL_FETCH_ENDPOINT), {
+        message: "NEON_LOCAL_FETCH_ENDPOINT must not be set in production",
+        path: ["NEON_LOCAL_FETCH_ENDPOINT"],
+      }),
+    ),
 );
 
 /** The webhook's own settings. */
@@ -83,7 +98,7 @@ export const getWebhookEnv = envGroup(
   z.object({
     // Several secrets (space or comma separated) let a secret be rotated without dropping events.
     CLERK_WEBHOOK_SIGNING_SECRET: webhookSecretList,
-    DEFAULT_TURMA: z.string().trim().min(1).default("neon_estrutura"),
+    DEFAULT_TURMA: textWithDefault("neon_estrutura"),
   }),
 );
 
@@ -92,16 +107,18 @@ export const getCronEnv = envGroup(
   ["CRON_SECRET"],
   z.object({
     // Vercel recommends a random string of at least 16 characters.
-    CRON_SECRET: z.string().trim().min(16, "must be at least 16 characters"),
+    CRON_SECRET: z.string().check(z.trim(), z.minLength(16, "must be at least 16 characters")),
   }),
 );
 
 const emailFrom = z
   .string()
-  .trim()
-  .regex(
-    /^(?:[^<>\r\n]*<[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)$/,
-    'must be "Name <address@domain>" or "address@domain"',
+  .check(
+    z.trim(),
+    z.regex(
+      /^(?:[^<>\r\n]*<[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)$/,
+      'must be "Name <address@domain>" or "address@domain"',
+    ),
   );
 
 /** Used when EMAIL_PROVIDER=log and EMAIL_FROM is unset: the log provider sends nothing. */
@@ -143,34 +160,37 @@ export const getEmailEnv = envGroup(
     "EMAIL_SENDS_PER_SECOND",
     "VERCEL_ENV",
   ],
-  z
-    .object({
-      EMAIL_PROVIDER: z.enum(["resend", "log"]).optional(),
-      RESEND_API_KEY: z
-        .string()
-        .trim()
-        .regex(/^re_\S{8,}$/, "must look like re_<key>")
-        .optional(),
-      EMAIL_FROM: emailFrom.optional(),
-      RESEND_API_URL: z.url({ protocol: /^https?$/ }).optional(),
-      EMAIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
-      // Resend's default rate limit is 2 requests per second per team; raise it with your limit.
-      EMAIL_SENDS_PER_SECOND: z.coerce.number().positive().max(1000).default(2),
-      VERCEL_ENV: z.string().optional(),
-    })
-    .superRefine((e, ctx) => {
-      const production = e.VERCEL_ENV === "production";
-      const provider = emailProvider(e);
-      const fail = (variable: string, message: string) =>
-        ctx.addIssue({ code: "custom", path: [variable], message });
-      if (production && provider === "log") fail("EMAIL_PROVIDER", "log is refused in production");
-      if (production && e.RESEND_API_URL) fail("RESEND_API_URL", "must not be set in production");
-      if (provider === "resend") {
-        if (!e.RESEND_API_KEY) fail("RESEND_API_KEY", "required by the resend provider");
-        if (!e.EMAIL_FROM) fail("EMAIL_FROM", "required by the resend provider");
-      }
-    })
-    .transform((e): EmailEnv => {
+  z.pipe(
+    z
+      .object({
+        EMAIL_PROVIDER: z.optional(z.enum(["resend", "log"])),
+        RESEND_API_KEY: z.optional(
+          z.string().check(z.trim(), z.regex(/^re_\S{8,}$/, "must look like re_<key>")),
+        ),
+        EMAIL_FROM: z.optional(emailFrom),
+        RESEND_API_URL: z.optional(httpUrl()),
+        EMAIL_MAX_ATTEMPTS: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(50)), 8),
+        // Resend's default rate limit is 2 requests per second per team; raise it with your limit.
+        EMAIL_SENDS_PER_SECOND: z._default(z.coerce.number().check(z.positive(), z.lte(1000)), 2),
+        VERCEL_ENV: z.optional(z.string()),
+      })
+      .check(
+        z.superRefine((e, ctx) => {
+          const production = e.VERCEL_ENV === "production";
+          const provider = emailProvider(e);
+          const fail = (variable: string, message: string) =>
+            ctx.addIssue({ code: "custom", path: [variable], message });
+          if (production && provider === "log")
+            fail("EMAIL_PROVIDER", "log is refused in production");
+          if (production && e.RESEND_API_URL)
+            fail("RESEND_API_URL", "must not be set in production");
+          if (provider === "resend") {
+            if (!e.RESEND_API_KEY) fail("RESEND_API_KEY", "required by the resend provider");
+            if (!e.EMAIL_FROM) fail("EMAIL_FROM", "required by the resend provider");
+          }
+        }),
+      ),
+    z.transform((e): EmailEnv => {
       const provider = emailProvider(e);
       const common = {
         maxAttempts: e.EMAIL_MAX_ATTEMPTS,
@@ -187,6 +207,7 @@ export const getEmailEnv = envGroup(
       }
       return { provider, from: e.EMAIL_FROM ?? LOG_PROVIDER_DEFAULT_FROM, ...common };
     }),
+  ),
 );
 
 // @clerk/backend turns CLERK_JWT_KEY into a key by cutting text: it strips the PEM armour, then
@@ -196,31 +217,36 @@ const PEM_HEADER = "-----BEGIN PUBLIC KEY-----";
 const PEM_TRAILER = "-----END PUBLIC KEY-----";
 const RSA_2048_SPKI = /^MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA[A-Za-z0-9+/]{342}IDAQAB$/;
 
-const jwtKey = z
-  .string()
-  .trim()
-  // The one-line form people paste (`\n` escapes, as Clerk's own docs show it) -> real newlines;
-  // surrounding quotes kept by a hand-made .env file are dropped.
-  .transform((s) =>
-    s
-      .replace(/^"(.*)"$/s, "$1")
-      .replace(/\\r\\n|\\n/g, "\n")
-      .replace(/\r\n/g, "\n")
-      .trim(),
-  )
-  .refine((pem) => {
-    if (!pem.startsWith(PEM_HEADER) || !pem.endsWith(PEM_TRAILER)) return false;
-    const body = pem.slice(PEM_HEADER.length, -PEM_TRAILER.length).replace(/\s/g, "");
-    return RSA_2048_SPKI.test(body);
-  }, "must be the PEM public key (-----BEGIN PUBLIC KEY-----) of an RSA-2048 key");
+const jwtKey = z.pipe(
+  z.pipe(
+    z.string().check(z.trim()),
+    // The one-line form people paste (`\n` escapes, as Clerk's own docs show it) -> real newlines;
+    // surrounding quotes kept by a hand-made .env file are dropped.
+    z.transform((s: string) =>
+      s
+        .replace(/^"(.*)"$/s, "$1")
+        .replace(/\\r\\n|\\n/g, "\n")
+        .replace(/\r\n/g, "\n")
+        .trim(),
+    ),
+  ),
+  z.string().check(
+    z.refine((pem) => {
+      if (!pem.startsWith(PEM_HEADER) || !pem.endsWith(PEM_TRAILER)) return false;
+      const body = pem.slice(PEM_HEADER.length, -PEM_TRAILER.length).replace(/\s/g, "");
+      return RSA_2048_SPKI.test(body);
+    }, "must be the PEM public key (-----BEGIN PUBLIC KEY-----) of an RSA-2048 key"),
+  ),
+);
 
-const origins = z
-  .string()
-  .trim()
-  .transform((s) => s.split(/[\s,]+/).filter(Boolean))
-  .pipe(
-    z.array(
-      z.string().refine((o) => {
+const origins = z.pipe(
+  z.pipe(
+    z.string().check(z.trim()),
+    z.transform((s: string) => s.split(/[\s,]+/).filter(Boolean)),
+  ),
+  z.array(
+    z.string().check(
+      z.refine((o) => {
         try {
           return new URL(o).origin === o;
         } catch {
@@ -228,7 +254,8 @@ const origins = z
         }
       }, "must be origins such as https://app.example.com (scheme, host, optional port)"),
     ),
-  );
+  ),
+);
 
 /**
  * GET /api/me's token settings: CLERK_JWT_KEY verifies session tokens with no network call;
@@ -239,7 +266,7 @@ export const getSessionEnv = envGroup(
   ["CLERK_JWT_KEY", "CLERK_AUTHORIZED_PARTIES"],
   z.object({
     CLERK_JWT_KEY: jwtKey,
-    CLERK_AUTHORIZED_PARTIES: origins.optional().transform((v) => v ?? []),
+    CLERK_AUTHORIZED_PARTIES: z._default(origins, []),
   }),
 );
 
@@ -247,12 +274,12 @@ export const getSessionEnv = envGroup(
 export const getClerkApiEnv = envGroup(
   ["CLERK_SECRET_KEY", "CLERK_API_URL", "DEFAULT_TURMA"],
   z.object({
-    CLERK_SECRET_KEY: z.string().trim().min(1, "required"),
+    CLERK_SECRET_KEY: z.string().check(z.trim(), z.minLength(1, "required")),
     // Tests and the local stand-in only; Clerk's own is the default.
-    CLERK_API_URL: z
-      .url({ protocol: /^https?$/ })
-      .optional()
-      .transform((u) => (u ?? "https://api.clerk.com").replace(/\/+$/, "")),
-    DEFAULT_TURMA: z.string().trim().min(1).default("neon_estrutura"),
+    CLERK_API_URL: z.pipe(
+      z.optional(httpUrl()),
+      z.transform((u: string | undefined) => (u ?? "https://api.clerk.com").replace(/\/+$/, "")),
+    ),
+    DEFAULT_TURMA: textWithDefault("neon_estrutura"),
   }),
 );
