@@ -1,13 +1,15 @@
-// The zod every module of lib/ uses: zod/mini, the tree-shakable build of zod 4. A function bundles
-// only the validators it calls (about 20 KB minified, against about 450 KB for `zod`'s chainable
-// API, which every cold start of every function would parse). English messages are loaded once,
-// so errors read as they do with `zod` ("Too big: expected string to have <=254 characters").
-import * as z from "zod/mini";
-import { en } from "zod/v4/locales";
+// The zod every module of lib/ uses: zod/mini, the tree-shakable build of zod 4, so a function
+// bundles only the validators it calls (tens of KB minified, against ~450 KB for `zod`'s chainable
+// API, parsed on every cold start). Modules write `import { z } from "../zod.js"` as with zod; the
+// names are listed one by one because re-exporting zod/mini's whole namespace would put all of it
+// (every locale, JSON Schema...) back into each bundle. English messages are loaded once, so
+// errors read as with `zod` ("Too big: expected string to have <=254 characters").
+import { config } from "zod/mini";
+import en from "zod/v4/locales/en.js";
 
-z.config(en());
+config(en());
 
-export { z };
+export * as z from "./zod-api.js";
 
 /** "path.to.field: message" of a failed parse's first issue (never the offending value). */
 export function firstIssue(error: { issues: readonly { path: PropertyKey[]; message: string }[] }) {

@@ -8,9 +8,10 @@ import { bundleOptions, functionEntries, modulesByPackage } from "../scripts/ver
 
 /** Source modules bundled into each function, at most (today's count plus a small margin). */
 const MODULE_BUDGET: Record<string, number> = {
-  "api/cron/welcome-emails": 250,
-  "api/health": 250,
-  "api/webhooks/clerk": 250,
+  "api/cron/welcome-emails": 230, // 211 today
+  "api/health": 230, // 209
+  "api/me": 280, // 256
+  "api/webhooks/clerk": 250, // 225
 };
 const BYTE_BUDGET = 1024 * 1024;
 
