@@ -185,7 +185,12 @@ describe(`SQL deadline (SQL_TIMEOUT_MS=${DEADLINE_MS}) on ${inject("backendKind"
         await lock.release();
       }
       expect(res.status).toBe(503);
-      expect(await res.json()).toEqual({ ok: false, db: "down", error: "database_unavailable" });
+      expect(await res.json()).toEqual({
+        ok: false,
+        db: "down",
+        error: "database_unavailable",
+        misconfigured: [],
+      });
       expectTimeoutLogged("health");
     });
 
