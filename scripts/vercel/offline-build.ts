@@ -1,5 +1,5 @@
-// Runs Vercel's real CLI (`vercel build`, a devDependency) offline on a fresh copy of the
-// repository, as a newly imported Vercel project would build it. Used by tests/vercel-build.test.ts
+// Runs Vercel's real CLI (`vercel build`, pinned and cached by scripts/ci/vercel-cli.sh) offline
+// on a fresh copy of the repository, as a newly imported Vercel project would build it. Used by tests/vercel-build.test.ts
 // and `npm run bench:cold`, which measure what this writes, not an approximation of it.
 //
 // Offline needs only a hand-written .vercel/project.json (what `vercel link` would write). The
@@ -72,20 +72,20 @@ export async function offlineVercelBuild(opts: OfflineBuildOptions = {}): Promis
   execFileSync("cp", ["-al", join(ROOT, "node_modules"), join(dir, "node_modules")]);
   mkdirSync(join(dir, ".vercel"));
   writeFileSync(join(dir, ".vercel", "project.json"), JSON.stringify(PROJECT_JSON));
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, "node_modules", "vercel", "dist", "vc.js"), "build", "--yes"],
-    {
-      cwd: dir,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        VERCEL_TELEMETRY_DISABLED: "1",
-        ...opts.env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+  const cli = execFileSync(join(ROOT, "scripts", "ci", "vercel-cli.sh"), {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  }).trim();
+  const child = spawn(process.execPath, [cli, "build", "--yes"], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      VERCEL_TELEMETRY_DISABLED: "1",
+      ...opts.env,
     },
-  );
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let log = "";
   child.stdout.on("data", (d: Buffer) => {
     log += d.toString();
