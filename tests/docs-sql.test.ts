@@ -1,4 +1,4 @@
-// Every ```sql block of the documentation runs as written, on a fresh database migrated by the
+// Every ```sql block of the README and docs/ runs as written, on a fresh database migrated by the
 // project's own migration runner: PostgreSQL on the PostgreSQL pass (a database created for this
 // file and dropped after it), embedded PGlite otherwise (PGlite runs roles and grants too, so both
 // passes run every block; nothing is skipped). A file's blocks run in order, as a reader pastes
@@ -18,10 +18,13 @@ import { createTestDatabase } from "./helpers/global-setup.js";
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const pgMode = inject("backendKind") === "postgres";
 
-/** The documentation whose SQL must run: every Markdown file under docs/. */
-const FILES = readdirSync(join(REPO, "docs"))
-  .filter((f) => f.endsWith(".md"))
-  .map((f) => `docs/${f}`);
+/** The documentation whose SQL must run: the README and every Markdown file under docs/. */
+const FILES = [
+  "README.md",
+  ...readdirSync(join(REPO, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
 
 interface Block {
   file: string;
