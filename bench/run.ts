@@ -4,8 +4,9 @@
 //                                        DATABASE_URL or TEST_DATABASE_URL is set: a fresh
 //                                        database on that server, dropped at the end; else PGlite)
 //   process B  bench/function-server.ts  the function, alone, so its CPU per event is its own;
-//                                        compiled to JS file by file (bench/compile.ts) and run
-//                                        by plain Node, a fresh B per measured phase
+//                                        bundled as a function ships (scripts/vercel/output.ts's
+//                                        esbuild settings) and run by plain Node, a fresh B per
+//                                        measured phase
 //   process C  this file                 builds signed events, sends them at concurrency C,
 //                                        checks the rows, prints a table, writes a JSON report
 //
@@ -24,12 +25,13 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { build } from "esbuild";
 import {
   generateSigningKey,
   publicKeyPem,
   signSessionToken,
 } from "../scripts/local/session-token.js";
-import { compileTree } from "./compile.js";
+import { bundleOptions } from "../scripts/vercel/output.js";
 import { buildWorkload, checkRows } from "./events.js";
 import { type ProfileSummary, printSummary, summarize } from "./profile.js";
 import {
@@ -562,7 +564,13 @@ async function main(): Promise<void> {
   console.log(
     `bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), load ${load.map((l) => l.toFixed(2)).join(" ")}, node ${process.version}`,
   );
-  await compileTree(BUILD_DIR, ["api", "lib", "drizzle", "bench"]);
+  // B runs the functions' code bundled with the settings the deployment uses (one file, minified).
+  await build(
+    bundleOptions(
+      join(ROOT, "bench", "function-server.ts"),
+      join(BUILD_DIR, "bench", "function-server.js"),
+    ),
+  );
   const a = await SqlServer.start({ adminUrl, poolSize, delayMs: 0 });
   console.log(`bench: database ${a.ready.backend}; SQL endpoint ${a.ready.sqlUrl}`);
   const results: PhaseResult[] = [];
