@@ -1,8 +1,9 @@
-import { neon, neonConfig } from "@neondatabase/serverless";
+import { type NeonQueryFunction, neon, neonConfig } from "@neondatabase/serverless";
 import { drizzle, type NeonHttpDatabase } from "drizzle-orm/neon-http";
 import { getDbEnv } from "./env.js";
 
-export type Db = NeonHttpDatabase;
+/** drizzle over the Neon HTTP driver; `$client` is the driver's own query function. */
+export type Db = NeonHttpDatabase & { $client: NeonQueryFunction<false, false> };
 
 type DbEnv = ReturnType<typeof getDbEnv>;
 

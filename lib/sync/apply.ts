@@ -2,6 +2,7 @@
 // transaction. No decision is taken in JavaScript between statements.
 
 import type { SQL } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import type { ClerkUser } from "../clerk/schemas.js";
 import { displayName, primaryEmail, turmaFor } from "../clerk/user.js";
 import type { Db } from "../db.js";
@@ -99,6 +100,25 @@ async function withRetry<T>(run: () => Promise<T>): Promise<Applied<T>> {
  * together or not at all. `afterRows` are their rows, in order: a read placed there sees the
  * batch's own writes (and, under READ COMMITTED, whatever a concurrent delivery committed first).
  */
+const dialect = new PgDialect();
+
+/**
+ * A user batch's statement as the text sent to Neon, built once per instance: every statement of
+ * lib/sync/statements.ts takes the batch's users as its one parameter ($1), so the text never
+ * changes. Comment lines and indentation are left out: the text travels in every request (and
+ * Neon parses it every time), while the comments stay in the source.
+ */
+function userBatchText(statement: (input: SQL) => SQL): string {
+  const query = dialect.sqlToQuery(statement(usersInput([])));
+  if (query.params.length !== 1) throw new Error("a user batch statement takes exactly $1");
+  return query.sql
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("--"))
+    .join("\n");
+}
+const USER_BATCH = [insertLedger, upsertUsers, claimMentorados].map(userBatchText);
+
 export async function applyUsers(
   db: Db,
   records: UserRecord[],
@@ -109,15 +129,19 @@ export async function applyUsers(
     const seen = newest.get(r.clerk_id);
     if (!seen || seen.clerk_updated_at < r.clerk_updated_at) newest.set(r.clerk_id, r);
   }
-  const input = usersInput([...newest.values()]);
+  const users = JSON.stringify([...newest.values()]);
+  const extra = after.map((statement) => dialect.sqlToQuery(statement));
+  // The driver's own transaction(): the same one HTTP request and transaction as drizzle's
+  // db.batch, without rebuilding the statements' text on every event.
   const applied = await withRetry(async () => {
-    const [, , settled, ...rest] = await db.batch([
-      db.execute(insertLedger(input)),
-      db.execute(upsertUsers(input)),
-      db.execute<{ svix_id: string; outcome: Outcome }>(claimMentorados(input)),
-      ...after.map((statement) => db.execute<Record<string, unknown>>(statement)),
+    const [, , settled, ...rest] = await db.$client.transaction((q) => [
+      ...USER_BATCH.map((text) => q.query(text, [users])),
+      ...extra.map((x) => q.query(x.sql, x.params)),
     ]);
-    return { settled: settled.rows, afterRows: rest.map((r) => r.rows) };
+    return {
+      settled: (settled ?? []) as { svix_id: string; outcome: Outcome }[],
+      afterRows: rest as Record<string, unknown>[][],
+    };
   });
   const outcomes = new Map<string, Outcome>();
   for (const r of records)
