@@ -38,3 +38,22 @@ export function log(fields: LogFields): void {
   if (fields.level === "error") console.error(line);
   else console.log(line);
 }
+
+/**
+ * The one log line of a request: `finish(response, extra)` writes `fields`, then `extra`, the
+ * answer's status and the milliseconds since the request started, and returns the response.
+ */
+export function requestLog(
+  fields: LogFields,
+): (response: Response, extra?: Partial<LogFields>) => Response {
+  const started = performance.now();
+  return (response, extra = {}) => {
+    log({
+      ...fields,
+      ...extra,
+      status: response.status,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+    });
+    return response;
+  };
+}

@@ -6,7 +6,7 @@
 import { getDb } from "../db.js";
 import { dbErrorFields } from "../db-error.js";
 import { ConfigError, getCronEnv, getDbEnv, getEmailEnv } from "../env.js";
-import { type LogFields, log } from "../log.js";
+import { type LogFields, requestLog } from "../log.js";
 import { errorResponse, json } from "../webhook/responses.js";
 import { type DispatchCounts, DispatchError, sweepWelcomeEmails } from "./dispatch.js";
 import { type EmailSink, providerFor } from "./providers.js";
@@ -46,16 +46,7 @@ export function createWelcomeCronHandler(
   opts: WelcomeCronOptions = {},
 ): (request: Request) => Promise<Response> {
   return async (request) => {
-    const started = performance.now();
-    const finish = (response: Response, fields: Partial<LogFields>): Response => {
-      log({
-        event: "welcome_emails",
-        ...fields,
-        status: response.status,
-        ms: Math.round((performance.now() - started) * 100) / 100,
-      });
-      return response;
-    };
+    const finish = requestLog({ event: "welcome_emails" });
     const misconfigured = (err: unknown, fallback: string) =>
       finish(errorResponse(500, "misconfigured", "The service is misconfigured."), {
         level: "error",

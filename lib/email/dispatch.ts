@@ -65,6 +65,10 @@ export interface DispatchCounts {
   sqlRoundTrips: number;
 }
 
+function noCounts(): DispatchCounts {
+  return { claimed: 0, sent: 0, failed: 0, dead: 0, released: 0, sqlRoundTrips: 0 };
+}
+
 /** A dispatch stopped by a database failure; `counts` says what had been done before it. */
 export class DispatchError extends Error {
   readonly counts: DispatchCounts;
@@ -173,14 +177,7 @@ export async function dispatchWelcomeEmails(opts: DispatchOptions): Promise<Disp
   const interval = opts.sendsPerSecond ? 1000 / opts.sendsPerSecond : 0;
   const budget = opts.timeBudgetMs ?? Number.POSITIVE_INFINITY;
   const started = performance.now();
-  const counts: DispatchCounts = {
-    claimed: 0,
-    sent: 0,
-    failed: 0,
-    dead: 0,
-    released: 0,
-    sqlRoundTrips: 0,
-  };
+  const counts = noCounts();
   const run = async <T extends Record<string, unknown>>(query: SQL) => {
     counts.sqlRoundTrips++;
     try {
@@ -257,14 +254,7 @@ export async function sweepWelcomeEmails(
 ): Promise<DispatchCounts> {
   const started = performance.now();
   const batchSize = opts.batchSize ?? DEFAULTS.batchSize;
-  const total: DispatchCounts = {
-    claimed: 0,
-    sent: 0,
-    failed: 0,
-    dead: 0,
-    released: 0,
-    sqlRoundTrips: 0,
-  };
+  const total = noCounts();
   const add = (c: DispatchCounts) => {
     total.claimed += c.claimed;
     total.sent += c.sent;

@@ -7,7 +7,7 @@ import { getDb } from "../db.js";
 import { dbErrorFields } from "../db-error.js";
 import { welcomeAfterSync } from "../email/after-sync.js";
 import { ConfigError, getClerkApiEnv, getDbEnv, getSessionEnv } from "../env.js";
-import { type LogFields, log } from "../log.js";
+import { type LogFields, requestLog } from "../log.js";
 import { errorResponse, json } from "../webhook/responses.js";
 import { ALLOWED_METHODS, corsHeaders, preflight } from "./cors.js";
 import { getMe, type MeResult } from "./get-me.js";
@@ -32,18 +32,9 @@ type ErrorCode = keyof typeof ERRORS;
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 export async function handleMe(request: Request): Promise<Response> {
-  const started = performance.now();
   const fields: LogFields = { event: "me" };
   let cors: Record<string, string> = { vary: "origin" };
-  const finish = (response: Response, extra: Partial<LogFields> = {}): Response => {
-    log({
-      ...fields,
-      ...extra,
-      status: response.status,
-      ms: Math.round((performance.now() - started) * 100) / 100,
-    });
-    return response;
-  };
+  const finish = requestLog(fields);
   const refuse = (
     code: ErrorCode,
     extra: Partial<LogFields> = {},

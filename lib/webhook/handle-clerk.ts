@@ -5,27 +5,18 @@ import { getDb } from "../db.js";
 import { dbErrorFields } from "../db-error.js";
 import { welcomeAfterSync } from "../email/after-sync.js";
 import { ConfigError, getDbEnv, getWebhookEnv } from "../env.js";
-import { type LogFields, log, safeId } from "../log.js";
+import { type LogFields, requestLog, safeId } from "../log.js";
 import { applyDeletion, applyUsers, type Outcome, toUserRecord } from "../sync/apply.js";
 import { readBody } from "./read-body.js";
 import { type ErrorCode, outcomeResponse, refusal } from "./responses.js";
 import { prepareVerifiers, verifySignature } from "./verify.js";
 
 export async function handleClerkWebhook(request: Request): Promise<Response> {
-  const started = performance.now();
   const fields: LogFields = {
     event: "clerk_webhook",
     svix_id: safeId(request.headers.get("svix-id")),
   };
-  const finish = (response: Response, extra: Partial<LogFields> = {}): Response => {
-    log({
-      ...fields,
-      ...extra,
-      status: response.status,
-      ms: Math.round((performance.now() - started) * 100) / 100,
-    });
-    return response;
-  };
+  const finish = requestLog(fields);
   const refuse = (code: ErrorCode, detail?: string): Response =>
     finish(refusal(code, detail), { outcome: "rejected", error: code });
 
