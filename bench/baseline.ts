@@ -118,7 +118,7 @@ export async function baselineHandler(request: Request): Promise<Response> {
       const [found] = await db
         .select({ id: mentorados.id, userId: mentorados.userId })
         .from(mentorados)
-        .where(sql`lower(btrim(${mentorados.email})) = ${r.email}`)
+        .where(sql`email_key(${mentorados.email}) = email_key(${r.email})`)
         .limit(1);
       if (!found) {
         // (3) insert one
