@@ -303,12 +303,7 @@ async function phase(
       events: n,
       wallMs: round(sent.wallMs, 1),
       eventsPerSec: round((n / sent.wallMs) * 1000, 1),
-      latencyMs: {
-        p50: round(percentile(lat, 50)),
-        p95: round(percentile(lat, 95)),
-        p99: round(percentile(lat, 99)),
-        max: round(lat[lat.length - 1] ?? Number.NaN),
-      },
+      latencyMs: latencySummary(lat),
       sqlRequestsPerEvent: round((sql1.requests - sql0.requests) / n, 3),
       functionCpuMsPerEvent: round(
         (b1.userUs + b1.systemUs - b0.userUs - b0.systemUs) / 1000 / n,
@@ -399,12 +394,7 @@ async function mePhase(a: SqlServer, rttMs: number): Promise<MePhaseResult> {
       users: ids.length,
       wallMs: round(sent.wallMs, 1),
       requestsPerSec: round((n / sent.wallMs) * 1000, 1),
-      latencyMs: {
-        p50: round(percentile(lat, 50)),
-        p95: round(percentile(lat, 95)),
-        p99: round(percentile(lat, 99)),
-        max: round(lat[lat.length - 1] ?? Number.NaN),
-      },
+      latencyMs: latencySummary(lat),
       sqlRequestsPerRequest: round((sql1.requests - sql0.requests) / n, 3),
       functionCpuMsPerRequest: round(
         (b1.userUs + b1.systemUs - b0.userUs - b0.systemUs) / 1000 / n,
@@ -476,6 +466,16 @@ interface Target {
   value: number | null;
   limit: string;
   met: boolean | null;
+}
+
+/** p50/p95/p99/max of sorted latencies, in ms. */
+function latencySummary(sorted: number[]) {
+  return {
+    p50: round(percentile(sorted, 50)),
+    p95: round(percentile(sorted, 95)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted[sorted.length - 1] ?? Number.NaN),
+  };
 }
 
 function targets(
