@@ -19,10 +19,23 @@ export function stopCapture(): void {
 }
 
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/;
+// Random opaque ids (svix `msg_…`, Clerk `user_…`, `idn_…`) are base62 and long enough to contain
+// any short name by chance ("msg_9l2cVcAnaHGs…" holds "Ana"): short sensitive strings are
+// looked for in the line with such ids blanked out. Secrets are long and are checked on the raw
+// line, so an id-shaped secret cannot hide behind this.
+const OPAQUE_ID = /\b[a-z]{2,8}_[A-Za-z0-9]{16,}\b/g;
+const SHORT = 16;
 
 /** Lines that leak an email address or a registered sensitive string. */
 export function leaks(): string[] {
-  return captured.filter(
-    (line) => EMAIL.test(line) || [...sensitive].some((s) => line.includes(s)),
-  );
+  return findLeaks(captured, sensitive);
+}
+
+export function findLeaks(lines: readonly string[], secrets: Iterable<string>): string[] {
+  const strings = [...secrets];
+  return lines.filter((line) => {
+    if (EMAIL.test(line)) return true;
+    const withoutIds = line.replace(OPAQUE_ID, "<id>");
+    return strings.some((s) => (s.length < SHORT ? withoutIds : line).includes(s));
+  });
 }
