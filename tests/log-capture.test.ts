@@ -8,7 +8,8 @@ const NAMES = ["Ana", "Souza", SECRET];
 
 describe("findLeaks", () => {
   it("ignores a random svix id that happens to contain a short name", () => {
-    const line = '{"event":"clerk_webhook","svix_id":"msg_9l2cVcAnaHGsGxXqtu3Gnrgvp5t","status":200}';
+    const line =
+      '{"event":"clerk_webhook","svix_id":"msg_9l2cVcAnaHGsGxXqtu3Gnrgvp5t","status":200}';
     expect(findLeaks([line], NAMES)).toEqual([]);
   });
 
