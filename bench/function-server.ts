@@ -1,13 +1,14 @@
 // Process B of the bench: the function, alone in its process so its CPU can be measured.
 // A tiny HTTP server (@hono/node-server) whose fetch calls the real api/webhooks/clerk.ts handler
-// (POST /api/webhooks/clerk), the real api/me.ts (GET /api/me) or the seed plan's flow
-// (POST /bench/baseline), with the Neon driver
+// (POST /api/webhooks/clerk), the real api/me.ts (GET /api/me), the seed plan's flow
+// (POST /bench/baseline) or the floor (POST /bench/floor, one `select 1`), with the Neon driver
 // pointed at process A. GET /bench/stats answers this process's CPU and memory and the time its
 // handlers spent, in total and waiting for SQL, so the sender can attribute CPU per event.
 import { serve } from "@hono/node-server";
 import * as meRoute from "../api/me.js";
 import * as clerkRoute from "../api/webhooks/clerk.js";
 import { baselineHandler } from "./baseline.js";
+import { floorHandler } from "./floor.js";
 import type { FunctionServerReady, FunctionStats } from "./protocol.js";
 import { ME_ROUTE, ROUTES } from "./protocol.js";
 
@@ -74,6 +75,7 @@ const server = serve(
         return new Response(null, { status: 405 });
       }
       if (path === ROUTES.baseline) return timed(baselineHandler, request);
+      if (path === ROUTES.floor) return timed(floorHandler, request);
       if (path === ME_ROUTE) {
         const handler = me[request.method];
         if (handler) return timed(handler, request);

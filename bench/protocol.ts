@@ -81,6 +81,7 @@ export const BENCH_DATABASE_URL = "postgres://bench:bench@localhost:5432/bench";
 export const ROUTES = {
   ours: "/api/webhooks/clerk",
   baseline: "/bench/baseline",
+  floor: "/bench/floor",
 } as const;
 export type Variant = keyof typeof ROUTES;
 

@@ -12,9 +12,13 @@
 //
 // Flags: --rtt-ms 0,20 (delay added to every SQL HTTP request; default both), --events N
 // (default 2000 at RTT 0, 500 otherwise), --concurrency C (default 32 at RTT 0, 4 otherwise),
-// --out PATH (default bench/results/bench-<time>.json), --only ours|baseline|me, --warmup N,
+// --out PATH (default bench/results/bench-<time>.json), --only ours|baseline|floor|me, --warmup N,
 // --pool N (PostgreSQL pool of the endpoint), --pglite (ignore DATABASE_URL),
 // --cpu-prof (profile B during "ours" at the first RTT; profile under bench/results/profiles/).
+//
+// The floor variant (bench/floor.ts) answers every event with one `select 1` and nothing else: the
+// function CPU that Node's HTTP server and the driver's fetch cost on their own, so the report can
+// say how much of ours is our code.
 //
 // After the webhook phases of each RTT, a phase measures GET /api/me for users the webhook has
 // already synced (its common case: one SQL round trip, no Clerk request), with real RS256 session
@@ -71,11 +75,11 @@ const { values: flags } = parseArgs({
 
 const rtts = (flags["rtt-ms"] ?? ["0,20"]).flatMap((s) => s.split(",")).map(Number);
 const variants: Variant[] =
-  flags.only === "ours" || flags.only === "baseline"
+  flags.only === "ours" || flags.only === "baseline" || flags.only === "floor"
     ? [flags.only]
     : flags.only === "me"
       ? []
-      : ["ours", "baseline"];
+      : ["ours", "baseline", "floor"];
 const runMe = flags.only === undefined || flags.only === "me";
 /** Signs the /api/me phase's session tokens; its public half is the function's CLERK_JWT_KEY. */
 const sessionKey = generateSigningKey();
@@ -276,13 +280,14 @@ async function phase(
     const sql1 = await a.control({});
 
     const rows = await a.call<Rows>({ op: "rows" });
-    const problems = checkRows(work, rows, variant === "ours");
+    // The floor writes nothing: only its answers are checked.
+    const problems = variant === "floor" ? [] : checkRows(work, rows, variant === "ours");
     const statuses = Object.fromEntries([...sent.statuses].map(([k, v]) => [String(k), v]));
     const outcomes = Object.fromEntries(sent.outcomes);
     if ((sent.statuses.get(200) ?? 0) !== n)
       problems.push(`non-200 answers: ${JSON.stringify(statuses)} ${sent.failures.join(" | ")}`);
     const got = (k: string) => sent.outcomes.get(k) ?? 0;
-    if (got("duplicate") !== work.expected.duplicate)
+    if (variant !== "floor" && got("duplicate") !== work.expected.duplicate)
       problems.push(`duplicate: ${got("duplicate")}, expected ${work.expected.duplicate}`);
     if (variant === "ours") {
       if (got("created") !== work.expected.created)
@@ -616,10 +621,14 @@ async function main(): Promise<void> {
   const ratios = rtts.map((rtt) => {
     const o = results.find((r) => r.variant === "ours" && r.rttMs === rtt);
     const b = results.find((r) => r.variant === "baseline" && r.rttMs === rtt);
+    const f = results.find((r) => r.variant === "floor" && r.rttMs === rtt);
     return {
       rttMs: rtt,
       throughput: o && b ? round(o.eventsPerSec / b.eventsPerSec, 2) : null,
       p50: o && b ? round(o.latencyMs.p50 / b.latencyMs.p50, 3) : null,
+      // The function CPU per event that is ours: the real handler's minus the floor's.
+      cpuOverFloorMs: o && f ? round(o.functionCpuMsPerEvent - f.functionCpuMsPerEvent, 3) : null,
+      floorCpuMs: f?.functionCpuMsPerEvent ?? null,
     };
   });
   const t = targets(results, meResults, a.ready.backendKind);
@@ -634,6 +643,11 @@ async function main(): Promise<void> {
     console.log(
       `ours/baseline at RTT ${r.rttMs} ms: throughput x${r.throughput ?? "-"}, p50 x${r.p50 ?? "-"}`,
     );
+    if (r.floorCpuMs !== null) {
+      console.log(
+        `function CPU at RTT ${r.rttMs} ms: floor ${r.floorCpuMs} ms/event (HTTP server + one SQL fetch, no handler), ours over the floor ${r.cpuOverFloorMs ?? "-"} ms/event`,
+      );
+    }
   }
   console.log(
     a.ready.backendKind === "postgres"

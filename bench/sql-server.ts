@@ -97,6 +97,9 @@ async function handle(req: SqlServerRequest): Promise<unknown> {
           from jsonb_array_elements_text($1::jsonb) with ordinality as t(e, n)`,
         params: [JSON.stringify(req.emails)],
       });
+      // A live database's autovacuum keeps the planner's statistics close to the tables; without
+      // this, plans would be made for the empty tables of the reset above.
+      await backend.query({ query: "analyze", params: [] });
       return null;
     case "rows": {
       const q = async (query: string) => (await backend!.query({ query, params: [] })).rows;
