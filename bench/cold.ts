@@ -9,7 +9,8 @@
 //    (counted by a module-loader hook); the source modules bundled into it, per package.
 // 3. Per Node major (20, 22, 24: scripts/ci/node-binary.sh fetches missing ones from the npm
 //    registry) and function: median wall time of a fresh `node` importing the handler, minus the
-//    median of bare `node -e ''`, runs interleaved; and the import() time inside the process.
+//    median of bare `node -e ''`, runs interleaved; the import() time inside the process; and,
+//    inside the process, import + the handler's answer to a request that needs no network.
 // Flags: --runs N (default 11), --nodes 20,22,24, --out PATH (default bench/results/cold-<time>.json).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -160,12 +161,37 @@ function inProcessMs(node: string, handler: string): number {
   return Number(r.stdout);
 }
 
+/**
+ * Import, then the handler's answer to a request that needs no network (no configuration is
+ * given, so every function answers 405 or 500 at once), body read: what a cold instance spends
+ * before its first answer beyond Node's own start. The first Web `Request`/`Response` loads
+ * Node's undici, which some imports (GET /api/me's) already did.
+ */
+function firstAnswerMs(node: string, handler: string): number {
+  const code = `const t = performance.now();
+const m = await import(${JSON.stringify(pathToFileURL(handler).href)});
+const method = m.PATCH ? "PATCH" : "GET";
+const res = await m[method](new Request("http://localhost/", { method }));
+await res.arrayBuffer();
+process.stdout.write("\\nFIRST_ANSWER_MS=" + (performance.now() - t));`;
+  const r = spawnSync(node, ["--input-type=module", "-e", code], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "" },
+  });
+  const ms = /FIRST_ANSWER_MS=([\d.]+)/.exec(r.stdout)?.[1];
+  if (r.status !== 0 || ms === undefined) {
+    throw new Error(`first answer of ${handler} failed: ${r.stderr}`);
+  }
+  return Number(ms);
+}
+
 interface Timing {
   node: string;
   variant: string;
   route: string;
   overBareMs: number;
   inProcessMs: number;
+  firstAnswerMs: number;
 }
 
 function time(
@@ -181,6 +207,7 @@ function time(
     const version = spawnSync(bin, ["--version"], { encoding: "utf8" }).stdout.trim();
     const walls = fns.map(() => [] as number[]);
     const inproc = fns.map(() => [] as number[]);
+    const answers = fns.map(() => [] as number[]);
     const bares: number[] = [];
     // Warm the OS file cache once, then interleave so drift hits every variant alike.
     for (const f of fns) wallMs(bin, [f.handler]);
@@ -189,6 +216,7 @@ function time(
       for (const [i, f] of fns.entries()) {
         walls[i]!.push(wallMs(bin, [f.handler]));
         inproc[i]!.push(inProcessMs(bin, f.handler));
+        answers[i]!.push(firstAnswerMs(bin, f.handler));
       }
     }
     bare[version] = round(median(bares));
@@ -199,6 +227,7 @@ function time(
         route: f.route,
         overBareMs: round(median(walls[i]!) - median(bares)),
         inProcessMs: round(median(inproc[i]!)),
+        firstAnswerMs: round(median(answers[i]!)),
       });
     }
     console.log(`  timed on Node ${version} (major ${major})`);
@@ -289,6 +318,20 @@ async function main(): Promise<void> {
           (x) => x.node === n && x.route === f.route && x.variant === f.variant,
         );
         return (t ? `${t.overBareMs} (${t.inProcessMs} in-proc)` : "-").padStart(22);
+      });
+      console.log(`${`${f.route} ${f.variant.split(" ")[0]}`.padEnd(34)} ${cells.join("")}`);
+    }
+    console.log(
+      `\n${"import + first answer, in-proc".padEnd(34)} ${Object.keys(bare)
+        .map((n) => n.padStart(22))
+        .join("")}`,
+    );
+    for (const f of fns) {
+      const cells = Object.keys(bare).map((n) => {
+        const t = timings.find(
+          (x) => x.node === n && x.route === f.route && x.variant === f.variant,
+        );
+        return String(t ? t.firstAnswerMs : "-").padStart(22);
       });
       console.log(`${`${f.route} ${f.variant.split(" ")[0]}`.padEnd(34)} ${cells.join("")}`);
     }
