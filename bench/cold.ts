@@ -307,34 +307,22 @@ async function main(): Promise<void> {
         .map(([n, ms]) => `${n} ${ms} ms`)
         .join(", ")}`,
     );
-    console.log(
-      `\n${"import over bare node (median)".padEnd(34)} ${Object.keys(bare)
-        .map((n) => n.padStart(22))
-        .join("")}`,
-    );
-    for (const f of fns) {
-      const cells = Object.keys(bare).map((n) => {
-        const t = timings.find(
-          (x) => x.node === n && x.route === f.route && x.variant === f.variant,
-        );
-        return (t ? `${t.overBareMs} (${t.inProcessMs} in-proc)` : "-").padStart(22);
-      });
-      console.log(`${`${f.route} ${f.variant.split(" ")[0]}`.padEnd(34)} ${cells.join("")}`);
-    }
-    console.log(
-      `\n${"import + first answer, in-proc".padEnd(34)} ${Object.keys(bare)
-        .map((n) => n.padStart(22))
-        .join("")}`,
-    );
-    for (const f of fns) {
-      const cells = Object.keys(bare).map((n) => {
-        const t = timings.find(
-          (x) => x.node === n && x.route === f.route && x.variant === f.variant,
-        );
-        return String(t ? t.firstAnswerMs : "-").padStart(22);
-      });
-      console.log(`${`${f.route} ${f.variant.split(" ")[0]}`.padEnd(34)} ${cells.join("")}`);
-    }
+    /** One row per function and variant, one column per Node version. */
+    const table = (title: string, cell: (t: Timing) => string): void => {
+      const versions = Object.keys(bare);
+      console.log(`\n${title.padEnd(34)} ${versions.map((n) => n.padStart(22)).join("")}`);
+      for (const f of fns) {
+        const cells = versions.map((n) => {
+          const t = timings.find(
+            (x) => x.node === n && x.route === f.route && x.variant === f.variant,
+          );
+          return (t ? cell(t) : "-").padStart(22);
+        });
+        console.log(`${`${f.route} ${f.variant.split(" ")[0]}`.padEnd(34)} ${cells.join("")}`);
+      }
+    };
+    table("import over bare node (median)", (t) => `${t.overBareMs} (${t.inProcessMs} in-proc)`);
+    table("import + first answer, in-proc", (t) => String(t.firstAnswerMs));
 
     const newest = Object.keys(bare).find((n) => n.startsWith("v24.")) ?? Object.keys(bare).at(-1);
     console.log(`\ntargets (${newest ?? "?"}, shipped functions):`);
