@@ -244,6 +244,18 @@ interface PhaseResult {
 }
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** B's CPU, its handler time outside SQL waits, and its SQL waits, per event between two readings. */
+function perEvent(b0: FunctionStats, b1: FunctionStats, n: number, handled = n) {
+  return {
+    cpuMs: round((b1.userUs + b1.systemUs - b0.userUs - b0.systemUs) / 1000 / n, 3),
+    handlerExclSqlMs: round(
+      (b1.handlerMs - b0.handlerMs - (b1.sqlWaitMs - b0.sqlWaitMs)) / handled,
+      3,
+    ),
+    sqlWaitMs: round((b1.sqlWaitMs - b0.sqlWaitMs) / handled, 3),
+  };
+}
 let phaseNo = 0;
 
 async function phase(
@@ -297,6 +309,7 @@ async function phase(
     }
     const lat = sent.latenciesMs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
     const handled = b1.handled - b0.handled || 1;
+    const fn = perEvent(b0, b1, n, handled);
     const pgCpu =
       a0.pgBackendCpuMs === null || a1.pgBackendCpuMs === null
         ? null
@@ -310,15 +323,9 @@ async function phase(
       eventsPerSec: round((n / sent.wallMs) * 1000, 1),
       latencyMs: latencySummary(lat),
       sqlRequestsPerEvent: round((sql1.requests - sql0.requests) / n, 3),
-      functionCpuMsPerEvent: round(
-        (b1.userUs + b1.systemUs - b0.userUs - b0.systemUs) / 1000 / n,
-        3,
-      ),
-      handlerMsExclSqlPerEvent: round(
-        (b1.handlerMs - b0.handlerMs - (b1.sqlWaitMs - b0.sqlWaitMs)) / handled,
-        3,
-      ),
-      sqlWaitMsPerEvent: round((b1.sqlWaitMs - b0.sqlWaitMs) / handled, 3),
+      functionCpuMsPerEvent: fn.cpuMs,
+      handlerMsExclSqlPerEvent: fn.handlerExclSqlMs,
+      sqlWaitMsPerEvent: fn.sqlWaitMs,
       functionPeakRssMb: round(b1.maxRssKb / 1024, 1),
       endpointCpuMsPerEvent: round(
         (a1.userUs + a1.systemUs - a0.userUs - a0.systemUs) / 1000 / n,
@@ -392,6 +399,7 @@ async function mePhase(a: SqlServer, rttMs: number): Promise<MePhaseResult> {
     if ((sent.outcomes.get("database") ?? 0) !== n)
       problems.push(`source database: ${sent.outcomes.get("database") ?? 0}, expected ${n}`);
     const lat = sent.latenciesMs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
+    const fn = perEvent(b0, b1, n);
     return {
       rttMs,
       concurrency: c,
@@ -401,15 +409,9 @@ async function mePhase(a: SqlServer, rttMs: number): Promise<MePhaseResult> {
       requestsPerSec: round((n / sent.wallMs) * 1000, 1),
       latencyMs: latencySummary(lat),
       sqlRequestsPerRequest: round((sql1.requests - sql0.requests) / n, 3),
-      functionCpuMsPerRequest: round(
-        (b1.userUs + b1.systemUs - b0.userUs - b0.systemUs) / 1000 / n,
-        3,
-      ),
-      handlerMsExclSqlPerRequest: round(
-        (b1.handlerMs - b0.handlerMs - (b1.sqlWaitMs - b0.sqlWaitMs)) / n,
-        3,
-      ),
-      sqlWaitMsPerRequest: round((b1.sqlWaitMs - b0.sqlWaitMs) / n, 3),
+      functionCpuMsPerRequest: fn.cpuMs,
+      handlerMsExclSqlPerRequest: fn.handlerExclSqlMs,
+      sqlWaitMsPerRequest: fn.sqlWaitMs,
       statuses,
       sources,
       problems,
