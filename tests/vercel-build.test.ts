@@ -1,11 +1,13 @@
-// Vercel's own builder, offline: `vercel build` (the real CLI, a devDependency) on a fresh copy of
+// Vercel's own builder, offline: `vercel build` (the real CLI, scripts/ci/vercel-cli.sh) on a fresh copy of
 // the repository with a hand-written .vercel/project.json, as a new Vercel project would build it.
 // Then the built webhook function is imported by plain Node (no tsx, no vitest) and given a
 // svix-signed `user.created`, against this run's database through the local Neon endpoint.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:http";
 import { dirname, join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { listen } from "../scripts/local/listen.js";
 import {
   type OfflineBuild,
   offlineVercelBuild,
@@ -116,6 +118,32 @@ describe("vercel build (offline, Vercel's CLI)", () => {
     const profiles = await allMentorados();
     expect(profiles.map((m) => [m.userId, m.origem])).toEqual([[users[0]!.id, "clerk_signup"]]);
     expect((await allOutbox()).map((o) => o.mentoradoId)).toEqual([profiles[0]!.id]);
+  });
+});
+
+describe("npm run vercel-build with a database it cannot reach", () => {
+  it("fails after bundling with one line naming the cause, as db:migrate does", async () => {
+    const s = createServer();
+    const port = await listen(s);
+    await new Promise((r) => s.close(r));
+    const endpoint = `http://127.0.0.1:${port}/sql`;
+    // In the build's own copy of the repository, so its .vercel/output is the one overwritten.
+    const run = spawnSync(process.execPath, ["--import", "tsx", "scripts/vercel/build.ts"], {
+      cwd: build.dir,
+      encoding: "utf8",
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: "postgres://app:secret-pw@db.example.test/app",
+        NEON_LOCAL_FETCH_ENDPOINT: endpoint,
+      },
+    });
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stdout).toMatch(/^function api\/webhooks\/clerk: /m);
+    const lines = run.stderr.trim().split("\n");
+    expect(lines).toEqual([
+      `vercel-build: migrations failed: cannot reach the SQL endpoint ${endpoint} (ECONNREFUSED): is it running?`,
+    ]);
+    expect(run.stderr).not.toContain("secret-pw");
   });
 });
 

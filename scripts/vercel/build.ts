@@ -7,7 +7,7 @@
 // A failure at either step fails the build, and the previous deployment keeps serving.
 import { fileURLToPath } from "node:url";
 import { ConfigError, getDbEnv } from "../../lib/env.js";
-import { migrate } from "../db/migrate.js";
+import { explainMigrationFailure, migrate } from "../db/migrate.js";
 import { writeBuildOutput } from "./output.js";
 
 function fail(message: string): never {
@@ -44,7 +44,9 @@ async function main(): Promise<void> {
         `(${Date.now() - started} ms in all)`,
     );
   } catch (err) {
-    fail(`migrations failed: ${err instanceof Error ? err.message : String(err)}`);
+    // The same one line as `npm run db:migrate`: the host, login or database at fault, never
+    // the password; not the driver's "Failed query: create schema ..." alone.
+    fail(`migrations failed: ${explainMigrationFailure(err)}`);
   }
 }
 
