@@ -9,6 +9,15 @@ export function sqlState(err: unknown): string | undefined {
 }
 
 /**
+ * The SQL HTTP requests a failed database call made: lib/sync attaches `roundTrips` (more than one
+ * when a serialization failure was retried); 1 when it did not.
+ */
+export function roundTripsOf(err: unknown): number {
+  const trips = (err as { roundTrips?: unknown } | null | undefined)?.roundTrips;
+  return typeof trips === "number" ? trips : 1;
+}
+
+/**
  * Whether the error comes from the SQL deadline (lib/db.ts): the abort surfaces as a TimeoutError,
  * wrapped by the driver (`sourceError`, when fetch itself fails) and by drizzle (`cause`), or
  * bare when it lands while the answer is being read.

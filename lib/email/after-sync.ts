@@ -10,9 +10,9 @@ import { waitUntil } from "@vercel/functions";
 import { getDb } from "../db.js";
 import { dbErrorFields } from "../db-error.js";
 import { ConfigError, getEmailEnv } from "../env.js";
-import { type LogFields, log } from "../log.js";
+import { log } from "../log.js";
 import type { Outcome } from "../sync/apply.js";
-import { DispatchError, dispatchWelcomeEmails } from "./dispatch.js";
+import { DispatchError, dispatchWelcomeEmails, levelFor } from "./dispatch.js";
 import { providerFor } from "./providers.js";
 
 /** The sync outcomes that queue a welcome email (a profile was just created or claimed). */
@@ -78,11 +78,9 @@ async function sendWelcome(clerkId: string, env: ReturnType<typeof getEmailEnv>)
       maxAttempts: env.maxAttempts,
       clerkId,
     });
-    const level: LogFields["level"] =
-      counts.dead > 0 ? "error" : counts.failed > 0 ? "warn" : "info";
     log({
       event: "welcome_email_inline",
-      level,
+      level: levelFor(counts),
       outcome: "dispatched",
       type: provider.name,
       n_claimed: counts.claimed,

@@ -8,7 +8,7 @@ import { dbErrorFields } from "../db-error.js";
 import { ConfigError, getCronEnv, getDbEnv, getEmailEnv } from "../env.js";
 import { type LogFields, requestLog } from "../log.js";
 import { errorResponse, json } from "../webhook/responses.js";
-import { type DispatchCounts, DispatchError, sweepWelcomeEmails } from "./dispatch.js";
+import { type DispatchCounts, DispatchError, levelFor, sweepWelcomeEmails } from "./dispatch.js";
 import { type EmailSink, providerFor } from "./providers.js";
 
 /** A run stops starting sends after this, well inside the function's maxDuration (30 s). */
@@ -102,7 +102,7 @@ export function createWelcomeCronHandler(
         timeBudgetMs: RUN_TIME_BUDGET_MS,
         ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
       });
-      const level = counts.dead > 0 ? "error" : counts.failed > 0 ? "warn" : "info";
+      const level = levelFor(counts);
       return finish(
         json(200, {
           ok: true,

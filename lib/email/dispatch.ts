@@ -13,7 +13,7 @@
 //   instead of a second email (Resend keeps keys 24 hours; the lease is minutes).
 import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db.js";
-import { log } from "../log.js";
+import { type LogFields, log } from "../log.js";
 import type { EmailProvider, OutgoingEmail, SendResult } from "./providers.js";
 import { welcomeEmail } from "./welcome-template.js";
 
@@ -63,6 +63,11 @@ export interface DispatchCounts {
   released: number;
   /** SQL HTTP requests this run made. */
   sqlRoundTrips: number;
+}
+
+/** A run's log level: error when a row died, warn when one failed and stays pending. */
+export function levelFor(counts: DispatchCounts): LogFields["level"] {
+  return counts.dead > 0 ? "error" : counts.failed > 0 ? "warn" : "info";
 }
 
 function noCounts(): DispatchCounts {

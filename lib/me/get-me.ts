@@ -12,6 +12,7 @@
 // never a second profile. A newer webhook still updates the user.
 import { type ClerkApiConfig, fetchClerkUser } from "../clerk/backend-api.js";
 import type { Db } from "../db.js";
+import { roundTripsOf } from "../db-error.js";
 import { applyUsers, type Outcome, toUserRecord } from "../sync/apply.js";
 import { type MeMentorado, type StoredMe, selectMe, storedMe } from "./read.js";
 
@@ -131,8 +132,7 @@ export async function getMe(clerkId: string, opts: GetMeOptions): Promise<MeResu
   try {
     applied = await applyUsers(opts.db, [record], [selectMe(clerkId)]);
   } catch (err) {
-    const trips = (err as { roundTrips?: unknown } | null)?.roundTrips;
-    throw Object.assign(err as object, { roundTrips: 1 + (typeof trips === "number" ? trips : 1) });
+    throw Object.assign(err as object, { roundTrips: 1 + roundTripsOf(err) });
   }
   return answer(
     clerkId,

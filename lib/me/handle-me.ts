@@ -4,7 +4,7 @@
 // requests; never the token, an email or a name.
 
 import { getDb } from "../db.js";
-import { dbErrorFields } from "../db-error.js";
+import { dbErrorFields, roundTripsOf } from "../db-error.js";
 import { welcomeAfterSync } from "../email/after-sync.js";
 import { ConfigError, getClerkApiEnv, getDbEnv, getSessionEnv } from "../env.js";
 import { type LogFields, requestLog } from "../log.js";
@@ -99,15 +99,15 @@ export async function handleMe(request: Request): Promise<Response> {
       defaultTurma: clerk.DEFAULT_TURMA,
     });
   } catch (err) {
-    const trips = (err as { roundTrips?: unknown } | null)?.roundTrips;
+    const trips = roundTripsOf(err);
     return refuse(
       "database_unavailable",
       {
         level: "error",
         outcome: "error",
-        sql_round_trips: typeof trips === "number" ? trips : 1,
+        sql_round_trips: trips,
         // Whether Clerk was asked is unknown here only when the batch failed: then it was.
-        clerk_requests: typeof trips === "number" && trips > 1 ? 1 : 0,
+        clerk_requests: trips > 1 ? 1 : 0,
         ...dbErrorFields(err),
       },
       { "retry-after": "1" },

@@ -2,7 +2,7 @@
 // schema -> one SQL batch -> answer, with one log line per request whatever happens.
 import { LIMITS, parseClerkEvent, svixIdSchema } from "../clerk/schemas.js";
 import { getDb } from "../db.js";
-import { dbErrorFields } from "../db-error.js";
+import { dbErrorFields, roundTripsOf } from "../db-error.js";
 import { welcomeAfterSync } from "../email/after-sync.js";
 import { ConfigError, getDbEnv, getWebhookEnv } from "../env.js";
 import { type LogFields, requestLog, safeId } from "../log.js";
@@ -93,11 +93,10 @@ export async function handleClerkWebhook(request: Request): Promise<Response> {
     }
     return finish(outcomeResponse(outcome), { outcome, sql_round_trips: roundTrips });
   } catch (err) {
-    const trips = (err as { roundTrips?: unknown } | null)?.roundTrips;
     return finish(refusal("database_unavailable"), {
       level: "error",
       outcome: "error",
-      sql_round_trips: typeof trips === "number" ? trips : 1,
+      sql_round_trips: roundTripsOf(err),
       ...dbErrorFields(err),
     });
   }
