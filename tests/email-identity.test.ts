@@ -69,6 +69,12 @@ const PAIRS: { name: string; a: string; b: string; same: boolean }[] = [
     b: "i\u0307lker@example.com",
     same: false,
   },
+  {
+    name: "I + U+0307 / i + U+0307 (the capital composes to İ, the small letter does not)",
+    a: "I\u0307lker@example.com",
+    b: "i\u0307lker@example.com",
+    same: false,
+  },
   { name: "ı / i", a: "ılker@example.com", b: "ilker@example.com", same: false },
   { name: "ı / I", a: "ılker@example.com", b: "ILKER@example.com", same: false },
   { name: "Σ / σ", a: "ΟΔΥΣ@example.gr", b: "οδυσ@example.gr", same: false },
@@ -165,9 +171,50 @@ function modelKey(address: string): string {
   return s.normalize("NFC");
 }
 
-// Code points: the rule's edge cases, and any BMP character. Astral planes only through chosen
-// characters: Node and the database may ship different Unicode versions, and characters assigned
-// after the older one (all astral so far) normalise differently in each. See the docs.
+/**
+ * BMP code points whose normalisation Node and this database disagree on: combining marks
+ * assigned in a Unicode version newer than the database's tables (U+0897 and U+1ACF-U+1AEB
+ * against PostgreSQL 15 and PGlite, with Node 22 and 24). Node gives them a combining class and
+ * reorders them; the database treats them as unassigned (class 0) and leaves them in place. Each
+ * code point is probed alone (decomposition), before U+0334 (class 1: reordered when the mark's
+ * class is above 1) and after U+0301 (class 230: reordered when the mark's class is 1-229).
+ * Found by asking the database, not listed by hand, because Node's ICU moves within a major.
+ */
+let versionDependent: Promise<Set<number>> | undefined;
+function unicodeVersionDependent(): Promise<Set<number>> {
+  versionDependent ??= (async () => {
+    const r = await getDb().execute<{
+      cp: number;
+      alone: string;
+      before: string;
+      after: string;
+    }>(sql`
+      select cp,
+        encode(convert_to(email_key(chr(cp)), 'UTF8'), 'hex') as alone,
+        encode(convert_to(email_key('q' || chr(cp) || chr(x'0334'::int)), 'UTF8'), 'hex') as before,
+        encode(convert_to(email_key('q' || chr(x'0301'::int) || chr(cp)), 'UTF8'), 'hex') as after
+      from generate_series(1, 65535) as cp
+      where cp not between 55296 and 57343`);
+    // Every BMP code point but the surrogates: an empty answer must not read as "no difference".
+    expect(r.rows).toHaveLength(0xffff - 0x800);
+    const hex = (s: string) => Buffer.from(s, "utf8").toString("hex");
+    const found = new Set<number>();
+    for (const { cp, alone, before, after } of r.rows) {
+      const c = String.fromCodePoint(cp);
+      if (
+        alone !== hex(modelKey(c)) ||
+        before !== hex(modelKey(`q${c}\u0334`)) ||
+        after !== hex(modelKey(`q\u0301${c}`))
+      )
+        found.add(cp);
+    }
+    return found;
+  })();
+  return versionDependent;
+}
+
+// Code points: the rule's edge cases, and any BMP character but the version-dependent marks
+// above. Astral planes only through chosen characters, assigned long ago.
 const special = fc.constantFrom(
   ..."AZaz09@.+-_ \t\n\u00A0\u0085\u1680\u2000\u2001\u200A\u2028\u3000\u200B\uFEFF",
   ..."\u212A\u037E\u1FEF\uFDD0Kk;`",
@@ -177,28 +224,47 @@ const special = fc.constantFrom(
   "😀",
   "\u{2F800}",
 );
-const bmp = fc
-  .integer({ min: 1, max: 0xffff })
-  .filter((c) => c < 0xd800 || c > 0xdfff)
-  .map((c) => String.fromCodePoint(c));
-const text = fc.string({ unit: fc.oneof(special, bmp), maxLength: 24 });
+const bmp = (excluded: Set<number>) =>
+  fc
+    .integer({ min: 1, max: 0xffff })
+    .filter((c) => (c < 0xd800 || c > 0xdfff) && !excluded.has(c))
+    .map((c) => String.fromCodePoint(c));
+const text = (excluded: Set<number>) =>
+  fc.string({ unit: fc.oneof(special, bmp(excluded)), maxLength: 24 });
 const ws = fc.string({ unit: fc.constantFrom(...WHITE_SPACE), maxLength: 3 });
 const SINGLETONS = /[\u212A\u037E\u1FEF]/;
 const hasNonAscii = (s: string) => [...s].some((c) => (c.codePointAt(0) ?? 0) > 0x7f);
 
 describe("email_key() on arbitrary Unicode", () => {
+  it("agrees with Node on every BMP code point except a few marks newer than the database", async () => {
+    const excluded = await unicodeVersionDependent();
+    // Only nonspacing marks whose key alone is the same on both sides: the disagreement is the
+    // combining class of a mark one side does not know yet, nothing the rule itself decides.
+    for (const cp of excluded) {
+      const c = String.fromCodePoint(cp);
+      expect([cp.toString(16), /\p{Mn}/u.test(c)]).toEqual([cp.toString(16), true]);
+      expect(await sqlKeys([c])).toEqual([modelKey(c)]);
+    }
+    expect(excluded.size).toBeLessThan(64);
+  });
+
   it("computes exactly the documented rule", async () => {
+    const excluded = await unicodeVersionDependent();
     await fc.assert(
-      fc.asyncProperty(fc.array(text, { minLength: 1, maxLength: 20 }), async (values) => {
-        expect(await sqlKeys(values)).toEqual(values.map(modelKey));
-      }),
+      fc.asyncProperty(
+        fc.array(text(excluded), { minLength: 1, maxLength: 20 }),
+        async (values) => {
+          expect(await sqlKeys(values)).toEqual(values.map(modelKey));
+        },
+      ),
       { numRuns: 60 },
     );
   });
 
   it("joins NFC/NFD forms, ASCII case and surrounding White_Space; never maps non-ASCII onto ASCII", async () => {
+    const excluded = await unicodeVersionDependent();
     await fc.assert(
-      fc.asyncProperty(text, ws, ws, async (x, before, after) => {
+      fc.asyncProperty(text(excluded), ws, ws, async (x, before, after) => {
         const upper = x.normalize("NFC").replace(/[a-z]/g, (c) => c.toUpperCase());
         const [key, nfd, nfc, padded, cased] = await sqlKeys([
           x,
@@ -214,8 +280,9 @@ describe("email_key() on arbitrary Unicode", () => {
           expect(nfc).toBe(key);
           expect(nfd).toBe(key);
           // Upper-casing ASCII letters of the NFC form (on a decomposed form "a" + ring is å,
-          // and å / Å is non-ASCII case).
-          expect(cased).toBe(key);
+          // and å / Å is non-ASCII case), when the result is still that form: "i" + U+0307 has
+          // no precomposed character, but "I" + U+0307 is İ, a different NFC text.
+          if (upper.normalize("NFC") === upper) expect(cased).toBe(key);
         }
         expect(/[A-Z]/.test(key as string)).toBe(false);
         // A non-ASCII address never has the key of an ASCII one.
