@@ -307,7 +307,6 @@ async function phase(
       if (got("linked") !== work.expected.linked)
         problems.push(`linked: ${got("linked")}, expected ${work.expected.linked}`);
     }
-    const lat = sent.latenciesMs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
     const handled = b1.handled - b0.handled || 1;
     const fn = perEvent(b0, b1, n, handled);
     const pgCpu =
@@ -321,7 +320,7 @@ async function phase(
       events: n,
       wallMs: round(sent.wallMs, 1),
       eventsPerSec: round((n / sent.wallMs) * 1000, 1),
-      latencyMs: latencySummary(lat),
+      latencyMs: latencySummary(sent.latenciesMs),
       sqlRequestsPerEvent: round((sql1.requests - sql0.requests) / n, 3),
       functionCpuMsPerEvent: fn.cpuMs,
       handlerMsExclSqlPerEvent: fn.handlerExclSqlMs,
@@ -398,7 +397,6 @@ async function mePhase(a: SqlServer, rttMs: number): Promise<MePhaseResult> {
       problems.push(`non-200 answers: ${JSON.stringify(statuses)} ${sent.failures.join(" | ")}`);
     if ((sent.outcomes.get("database") ?? 0) !== n)
       problems.push(`source database: ${sent.outcomes.get("database") ?? 0}, expected ${n}`);
-    const lat = sent.latenciesMs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
     const fn = perEvent(b0, b1, n);
     return {
       rttMs,
@@ -407,7 +405,7 @@ async function mePhase(a: SqlServer, rttMs: number): Promise<MePhaseResult> {
       users: ids.length,
       wallMs: round(sent.wallMs, 1),
       requestsPerSec: round((n / sent.wallMs) * 1000, 1),
-      latencyMs: latencySummary(lat),
+      latencyMs: latencySummary(sent.latenciesMs),
       sqlRequestsPerRequest: round((sql1.requests - sql0.requests) / n, 3),
       functionCpuMsPerRequest: fn.cpuMs,
       handlerMsExclSqlPerRequest: fn.handlerExclSqlMs,
@@ -475,8 +473,9 @@ interface Target {
   met: boolean | null;
 }
 
-/** p50/p95/p99/max of sorted latencies, in ms. */
-function latencySummary(sorted: number[]) {
+/** p50/p95/p99/max of a phase's latencies, in ms (requests that got no answer are left out). */
+function latencySummary(latencies: number[]) {
+  const sorted = latencies.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
   return {
     p50: round(percentile(sorted, 50)),
     p95: round(percentile(sorted, 95)),
