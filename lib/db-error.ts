@@ -2,10 +2,19 @@
 // (emails), so only the SQLSTATE, the constraint name and the error's class are ever used or logged.
 import type { LogFields } from "./log.js";
 
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
 /** The SQLSTATE of a Postgres error (NeonDbError carries it as `code`), if any. */
 export function sqlState(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null | undefined)?.code;
-  return typeof code === "string" && code !== "" ? code : undefined;
+  // The driver's error carries it; drizzle's `db.execute` wraps that error as its `cause`. Only a
+  // five-character SQLSTATE counts: a failed fetch's cause has a `code` too (ECONNREFUSED).
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && typeof e === "object" && e !== null; depth++) {
+    const { code, cause } = e as { code?: unknown; cause?: unknown };
+    if (typeof code === "string" && SQLSTATE.test(code)) return code;
+    e = cause;
+  }
+  return undefined;
 }
 
 /**

@@ -3,21 +3,17 @@
 // and the configuration that would stop the webhook or (in production) the cron from working, by
 // variable name. ok (200) only when all of it is fine; otherwise 503 with what is wrong.
 import { sql } from "drizzle-orm";
-import { MIGRATIONS } from "../drizzle/migrations.js";
 import { misconfiguredVariables } from "./config-check.js";
 import { getDb } from "./db.js";
 import { isDbTimeout, sqlState } from "./db-error.js";
 import { ConfigError, getDbEnv } from "./env.js";
 import { log } from "./log.js";
+import { migrationTag, pendingMigrations } from "./migrations.js";
 
 const HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
 
 function answer(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: HEADERS });
-}
-
-function tagOf(createdAt: number): string {
-  return MIGRATIONS.find((m) => m.when === createdAt)?.tag ?? String(createdAt);
 }
 
 export async function handleHealth(_request: Request): Promise<Response> {
@@ -67,9 +63,9 @@ export async function handleHealth(_request: Request): Promise<Response> {
     const body = {
       ok: misconfigured.length === 0,
       db: "up",
-      migrations: latest === null ? null : tagOf(latest),
+      migrations: latest === null ? null : migrationTag(latest),
       migrations_applied: Number(row?.applied ?? 0),
-      migrations_pending: MIGRATIONS.filter((m) => latest === null || m.when > latest).length,
+      migrations_pending: pendingMigrations(latest).length,
       misconfigured,
     };
     if (misconfigured.length > 0) {

@@ -8,15 +8,13 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../lib/db.js";
 import { migrate } from "../scripts/db/migrate.js";
-import { openBackend, type PgliteBackend, type SqlBackend } from "../scripts/local/sql-backends.js";
-import { type SqlEndpoint, startSqlEndpoint } from "../scripts/local/sql-endpoint.js";
-import { createTestDatabase } from "./helpers/global-setup.js";
+import type { PgliteBackend } from "../scripts/local/sql-backends.js";
+import { type FreshDatabase, freshDatabase } from "./helpers/fresh-database.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
-const pgMode = inject("backendKind") === "postgres";
 
 /** The documentation whose SQL must run: the README and every Markdown file under docs/. */
 const FILES = [
@@ -50,9 +48,7 @@ function sqlBlocks(file: string): Block[] {
 /** Runs one file's blocks in order in one transaction, rolled back; the failing block, if any. */
 type Runner = (blocks: Block[]) => Promise<void>;
 
-let backend: SqlBackend;
-let endpoint: SqlEndpoint;
-let dropDatabase: (() => Promise<void>) | undefined;
+let fresh: FreshDatabase;
 let runFile: Runner;
 let closeRunner: () => Promise<void> = async () => {};
 
@@ -64,17 +60,11 @@ function located(b: Block, err: unknown): Error {
 }
 
 beforeAll(async () => {
-  let url: string | undefined;
-  if (pgMode) {
-    const db = await createTestDatabase(inject("backendDatabaseUrl"));
-    url = db.url;
-    dropDatabase = db.drop;
-  }
-  backend = await openBackend({ databaseUrl: url });
-  endpoint = await startSqlEndpoint({ backend });
+  fresh = await freshDatabase();
+  const { url } = fresh;
   // Migrate it with the project's runner, through its own endpoint, then point back at the suite's.
   const saved = process.env.NEON_LOCAL_FETCH_ENDPOINT;
-  process.env.NEON_LOCAL_FETCH_ENDPOINT = endpoint.url;
+  process.env.NEON_LOCAL_FETCH_ENDPOINT = fresh.endpoint.url;
   try {
     await migrate(getDb());
   } finally {
@@ -96,7 +86,7 @@ beforeAll(async () => {
       }
     };
   } else {
-    const lite = (backend as PgliteBackend).db;
+    const lite = (fresh.backend as PgliteBackend).db;
     runFile = async (blocks) => {
       await lite.exec("begin");
       try {
@@ -111,9 +101,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await closeRunner();
-  await endpoint?.close();
-  await backend?.close();
-  await dropDatabase?.();
+  await fresh?.close();
 });
 
 describe("every sql block of the documentation runs as written", () => {

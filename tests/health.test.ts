@@ -7,6 +7,7 @@ import { GET, HEAD } from "../api/health.js";
 import { MIGRATIONS } from "../drizzle/migrations.js";
 import { TEST_SECRET } from "./helpers/constants.js";
 import { control, countRoundTrips } from "./helpers/endpoint-control.js";
+import { freshDatabase } from "./helpers/fresh-database.js";
 import { captured, sensitive } from "./helpers/log-capture.js";
 import { deliver } from "./helpers/webhook.js";
 
@@ -93,6 +94,30 @@ describe("GET /api/health", () => {
     expect(captured.some((l) => l.includes('"event":"health"') && l.includes('"status":503'))).toBe(
       true,
     );
+  });
+
+  it("answers 503 not_migrated (db up) for a database no migration has run on", async () => {
+    const fresh = await freshDatabase();
+    try {
+      process.env.NEON_LOCAL_FETCH_ENDPOINT = fresh.endpoint.url;
+      const r = await get();
+      expect(r.status).toBe(503);
+      expect(r.body).toEqual({
+        ok: false,
+        db: "up",
+        migrations: null,
+        error: "not_migrated",
+        misconfigured: [],
+      });
+      // The log says which SQLSTATE: the migrations table does not exist.
+      const line = captured.findLast((l) => l.includes('"event":"health"'));
+      expect(JSON.parse(line ?? "{}")).toMatchObject({
+        status: 503,
+        sqlstate: expect.stringMatching(/^(42P01|3F000)$/),
+      });
+    } finally {
+      await fresh.close();
+    }
   });
 
   it("answers 503 db:down when the database answers with an error", async () => {

@@ -2,11 +2,12 @@
 // the repository with a hand-written .vercel/project.json, as a new Vercel project would build it.
 // Then the built webhook function is imported by plain Node (no tsx, no vitest) and given a
 // svix-signed `user.created`, against this run's database through the local Neon endpoint.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { dirname, join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { MIGRATIONS } from "../drizzle/migrations.js";
 import { listen } from "../scripts/local/listen.js";
 import {
   type OfflineBuild,
@@ -17,6 +18,7 @@ import {
 import { MAX_DURATION_SECONDS, ROOT } from "../scripts/vercel/output.js";
 import { buildUser, userEvent } from "./fixtures/clerk.js";
 import { LOCAL_DATABASE_URL, TEST_SECRET } from "./helpers/constants.js";
+import { type FreshDatabase, freshDatabase } from "./helpers/fresh-database.js";
 import { allMentorados, allOutbox, allUsers, signedRequest } from "./helpers/webhook.js";
 
 let build: OfflineBuild;
@@ -144,6 +146,75 @@ describe("npm run vercel-build with a database it cannot reach", () => {
       `vercel-build: migrations failed: cannot reach the SQL endpoint ${endpoint} (ECONNREFUSED): is it running?`,
     ]);
     expect(run.stderr).not.toContain("secret-pw");
+  });
+});
+
+describe("npm run vercel-build with BUILD_MIGRATIONS=check (a role that cannot run DDL)", () => {
+  // The build step alone, in the build's own copy of the repository, as the test above runs it;
+  // asynchronously, as the fresh database's endpoint answers from this process.
+  const buildStep = (env: Record<string, string>) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ["--import", "tsx", "scripts/vercel/build.ts"], {
+        cwd: build.dir,
+        env: { PATH: process.env.PATH, ...env },
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (c: string) => {
+        stdout += c;
+      });
+      child.stderr.setEncoding("utf8").on("data", (c: string) => {
+        stderr += c;
+      });
+      child.on("error", reject);
+      child.on("close", (status) => resolve({ status, stdout, stderr }));
+    });
+
+  let fresh: FreshDatabase;
+  beforeAll(async () => {
+    fresh = await freshDatabase();
+  }, 120_000);
+  afterAll(() => fresh?.close());
+
+  it("refuses to deploy onto a database that lacks a migration, naming them, and writes nothing", async () => {
+    const run = await buildStep({
+      DATABASE_URL: LOCAL_DATABASE_URL,
+      NEON_LOCAL_FETCH_ENDPOINT: fresh.endpoint.url,
+      BUILD_MIGRATIONS: "check",
+    });
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stderr.trim().split("\n")).toEqual([
+      `vercel-build: migrations: ${MIGRATIONS.length} not applied to this database (${MIGRATIONS.map((m) => m.tag).join(", ")}) and BUILD_MIGRATIONS=check applies none: run \`npm run db:migrate\` with the database owner's DATABASE_URL, then redeploy.`,
+    ]);
+    // Not even the migrations table: a role without CREATE could not have made it.
+    const schema = await fresh.backend.query({
+      query: "select to_regnamespace('drizzle') is null as absent",
+      params: [],
+    });
+    expect(schema.rows).toEqual([["t"]]);
+    expect(fresh.endpoint.stats.statements).toBe(1);
+  });
+
+  it("deploys onto a migrated database without applying anything", async () => {
+    const run = await buildStep({
+      DATABASE_URL: LOCAL_DATABASE_URL,
+      NEON_LOCAL_FETCH_ENDPOINT: inject("sqlEndpoint"),
+      BUILD_MIGRATIONS: "check",
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(
+      /^migrations: none pending, checked only \(BUILD_MIGRATIONS=check; /m,
+    );
+    expect(run.stdout).not.toMatch(/applied/);
+  });
+
+  it("refuses a BUILD_MIGRATIONS it does not know, before building anything", async () => {
+    const run = await buildStep({ DATABASE_URL: LOCAL_DATABASE_URL, BUILD_MIGRATIONS: "skip" });
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trim().split("\n")).toEqual([
+      "vercel-build: BUILD_MIGRATIONS must be apply (the default) or check.",
+    ]);
   });
 });
 

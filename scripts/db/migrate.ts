@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { readMigrationFiles } from "drizzle-orm/migrator";
 import type { Db } from "../../lib/db.js";
+import { sqlState } from "../../lib/db-error.js";
+import { type Migration, pendingMigrations } from "../../lib/migrations.js";
 import { connectionProblem, describeConnectionProblem } from "./connection-error.js";
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../drizzle", import.meta.url));
@@ -58,6 +60,24 @@ export async function migrate(db: Db, folder = MIGRATIONS_FOLDER): Promise<Migra
 }
 
 /**
+ * The migrations this database lacks, read-only: one select, no DDL and no lock, so a role without
+ * CREATE (the functions' least-privilege role) can ask. No migrations table: all are pending.
+ */
+export async function unappliedMigrations(db: Db): Promise<Migration[]> {
+  try {
+    const r = await db.execute<{ latest: string | null }>(
+      sql`select max(created_at)::text as latest from drizzle.__drizzle_migrations`,
+    );
+    const latest = r.rows[0]?.latest;
+    return pendingMigrations(latest ? Number(latest) : null);
+  } catch (err) {
+    // 42P01 (undefined table), 3F000 (no drizzle schema): this database was never migrated.
+    if (sqlState(err) === "42P01" || sqlState(err) === "3F000") return pendingMigrations(null);
+    throw err;
+  }
+}
+
+/**
  * One line saying why migrating failed: the connection problem when the database could not be
  * used at all (host, login, database missing), else the failing statement's SQLSTATE and the
  * database's message (migrations carry no row values).
@@ -81,7 +101,8 @@ export function explainMigrationFailure(
     cause && typeof cause.message === "string"
       ? `: ${cause.message}${typeof cause.code === "string" ? ` (SQLSTATE ${cause.code})` : ""}`
       : "";
-  return `${String(e?.message ?? err)}${detail}`.split("\n")[0] ?? "";
+  // drizzle's message is "Failed query: <sql>\nparams: …": its first line, then the cause's.
+  return `${String(e?.message ?? err).split("\n")[0] ?? ""}${detail.split("\n")[0] ?? ""}`;
 }
 
 async function main(): Promise<void> {

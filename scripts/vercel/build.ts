@@ -3,11 +3,14 @@
 //   1. bundle every api/ function into .vercel/output (Build Output API), so a bad build fails
 //      before it touches the database;
 //   2. apply the pending migrations to the environment's database (DATABASE_URL, set by the Neon
-//      integration per environment: each preview deployment migrates its own branch).
+//      integration per environment: each preview deployment migrates its own branch). With
+//      BUILD_MIGRATIONS=check (an environment whose DATABASE_URL is a least-privilege role that
+//      cannot run DDL), only check that none is pending: someone else migrates it, beforehand.
 // A failure at either step fails the build, and the previous deployment keeps serving.
 import { fileURLToPath } from "node:url";
+import { z } from "zod";
 import { ConfigError, getDbEnv } from "../../lib/env.js";
-import { explainMigrationFailure, migrate } from "../db/migrate.js";
+import { explainMigrationFailure, migrate, unappliedMigrations } from "../db/migrate.js";
 import { writeBuildOutput } from "./output.js";
 
 function fail(message: string): never {
@@ -15,7 +18,14 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+/** What the build does to the database: `apply` the pending migrations (default), or `check`. */
+const buildMigrations = z.enum(["apply", "check"]).default("apply");
+
 async function main(): Promise<void> {
+  const mode = buildMigrations.safeParse(process.env.BUILD_MIGRATIONS || undefined);
+  if (!mode.success) {
+    fail("BUILD_MIGRATIONS must be apply (the default) or check.");
+  }
   try {
     getDbEnv();
   } catch (err) {
@@ -37,6 +47,26 @@ async function main(): Promise<void> {
   }
 
   const { getDb } = await import("../../lib/db.js");
+  if (mode.data === "check") {
+    let pending: Awaited<ReturnType<typeof unappliedMigrations>>;
+    try {
+      pending = await unappliedMigrations(getDb());
+    } catch (err) {
+      fail(`migrations check failed: ${explainMigrationFailure(err)}`);
+    }
+    if (pending.length > 0) {
+      // Deploying would run this code on an older schema: refuse, and say who has to act.
+      fail(
+        `migrations: ${pending.length} not applied to this database (${pending.map((m) => m.tag).join(", ")}) ` +
+          "and BUILD_MIGRATIONS=check applies none: run `npm run db:migrate` with the database " +
+          "owner's DATABASE_URL, then redeploy.",
+      );
+    }
+    console.log(
+      `migrations: none pending, checked only (BUILD_MIGRATIONS=check; ${Date.now() - started} ms in all)`,
+    );
+    return;
+  }
   try {
     const result = await migrate(getDb());
     console.log(
