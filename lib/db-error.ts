@@ -2,12 +2,13 @@
 // (emails), so only the SQLSTATE, the constraint name and the error's class are ever used or logged.
 import type { LogFields } from "./log.js";
 
-const SQLSTATE = /^[0-9A-Z]{5}$/;
+/** Five characters; no SQLSTATE class starts with E, every errno code (EPIPE, EPERM) does. */
+const SQLSTATE = /^[0-9A-DF-Z][0-9A-Z]{4}$/;
 
 /** The SQLSTATE of a Postgres error (NeonDbError carries it as `code`), if any. */
 export function sqlState(err: unknown): string | undefined {
   // The driver's error carries it; drizzle's `db.execute` wraps that error as its `cause`. Only a
-  // five-character SQLSTATE counts: a failed fetch's cause has a `code` too (ECONNREFUSED).
+  // SQLSTATE-shaped code counts: a failed fetch's cause has a `code` too (ECONNREFUSED, EPIPE).
   let e: unknown = err;
   for (let depth = 0; depth < 5 && typeof e === "object" && e !== null; depth++) {
     const { code, cause } = e as { code?: unknown; cause?: unknown };
