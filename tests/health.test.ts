@@ -4,7 +4,9 @@
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { GET, HEAD } from "../api/health.js";
+import { GET as meGET } from "../api/me.js";
 import { MIGRATIONS } from "../drizzle/migrations.js";
+import { generateSigningKey, publicKeyPem } from "../scripts/local/session-token.js";
 import { TEST_SECRET } from "./helpers/constants.js";
 import { control, countRoundTrips } from "./helpers/endpoint-control.js";
 import { freshDatabase } from "./helpers/fresh-database.js";
@@ -18,6 +20,9 @@ const saved = {
 };
 const CONFIG_KEYS = [
   "CLERK_WEBHOOK_SIGNING_SECRET",
+  "CLERK_JWT_KEY",
+  "CLERK_AUTHORIZED_PARTIES",
+  "CLERK_SECRET_KEY",
   "VERCEL_ENV",
   "CRON_SECRET",
   "EMAIL_PROVIDER",
@@ -193,6 +198,38 @@ describe("GET /api/health: configuration", () => {
       expect(webhook.body).toMatchObject({ ok: false, error: "misconfigured" });
     },
   );
+
+  it("checks /api/me's settings once it is in use, naming what would make it answer 500", async () => {
+    const pem = publicKeyPem(generateSigningKey());
+    // Not in use: none of its settings is set, and nothing is reported.
+    expect((await get()).body).toMatchObject({ ok: true, misconfigured: [] });
+
+    // A key pasted badly (not a PEM public key), and no secret key for the on-demand sync.
+    process.env.CLERK_JWT_KEY = "pk_test_not_a_pem_public_key";
+    let r = await get();
+    expect(r.status).toBe(503);
+    expect(r.body).toMatchObject({
+      ok: false,
+      error: "misconfigured",
+      misconfigured: ["CLERK_JWT_KEY", "CLERK_SECRET_KEY"],
+    });
+    // /api/me agrees: 500 misconfigured, before any token is looked at.
+    const me = await meGET(new Request("https://sync.example.test/api/me"));
+    expect(me.status).toBe(500);
+
+    // Origins alone put it in use too; a path is not an origin.
+    delete process.env.CLERK_JWT_KEY;
+    process.env.CLERK_AUTHORIZED_PARTIES = "https://app.example.com/dashboard";
+    process.env.CLERK_SECRET_KEY = "sk_test_health";
+    r = await get();
+    expect(r.body).toMatchObject({ misconfigured: ["CLERK_JWT_KEY", "CLERK_AUTHORIZED_PARTIES"] });
+
+    process.env.CLERK_JWT_KEY = pem.replace(/\n/g, "\\n");
+    process.env.CLERK_AUTHORIZED_PARTIES = "https://app.example.com";
+    r = await get();
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ ok: true, misconfigured: [] });
+  });
 
   it("outside production, no CRON_SECRET is fine (Vercel Cron only calls production)", async () => {
     process.env.VERCEL_ENV = "preview";
