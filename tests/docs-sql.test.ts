@@ -4,17 +4,15 @@
 // passes run every block; nothing is skipped). A file's blocks run in order, as a reader pastes
 // them, in one transaction that is rolled back: roles are global to a PostgreSQL server, and this
 // one is shared by other test runs.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../lib/db.js";
 import { migrate } from "../scripts/db/migrate.js";
 import type { PgliteBackend } from "../scripts/local/sql-backends.js";
 import { type FreshDatabase, freshDatabase } from "./helpers/fresh-database.js";
-
-const REPO = fileURLToPath(new URL("..", import.meta.url));
+import { type Block, REPO, sqlBlocks } from "./helpers/sql-blocks.js";
 
 /** The documentation whose SQL must run: the README and every Markdown file under docs/. */
 const FILES = [
@@ -23,27 +21,6 @@ const FILES = [
     .filter((f) => f.endsWith(".md"))
     .map((f) => `docs/${f}`),
 ];
-
-interface Block {
-  file: string;
-  line: number;
-  sql: string;
-}
-
-function sqlBlocks(file: string): Block[] {
-  const lines = readFileSync(join(REPO, file), "utf8").split("\n");
-  const blocks: Block[] = [];
-  let start = -1;
-  for (const [i, l] of lines.entries()) {
-    if (start < 0 && /^\s*```sql\s*$/i.test(l)) start = i;
-    else if (start >= 0 && /^\s*```\s*$/.test(l)) {
-      blocks.push({ file, line: start + 1, sql: lines.slice(start + 1, i).join("\n") });
-      start = -1;
-    }
-  }
-  expect(start, `${file}: a sql block opened on line ${start + 1} is never closed`).toBe(-1);
-  return blocks;
-}
 
 /** Runs one file's blocks in order in one transaction, rolled back; the failing block, if any. */
 type Runner = (blocks: Block[]) => Promise<void>;

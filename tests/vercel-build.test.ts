@@ -6,9 +6,15 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { dirname, join, relative } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { GET as healthGET } from "../api/health.js";
 import { MIGRATIONS } from "../drizzle/migrations.js";
+import { getDb } from "../lib/db.js";
+import { migrate } from "../scripts/db/migrate.js";
 import { listen } from "../scripts/local/listen.js";
+import { openBackend, type SqlBackend } from "../scripts/local/sql-backends.js";
+import { type SqlEndpoint, startSqlEndpoint } from "../scripts/local/sql-endpoint.js";
 import {
   type OfflineBuild,
   offlineVercelBuild,
@@ -16,10 +22,11 @@ import {
   walkFiles as walk,
 } from "../scripts/vercel/offline-build.js";
 import { MAX_DURATION_SECONDS, ROOT } from "../scripts/vercel/output.js";
-import { buildUser, userEvent } from "./fixtures/clerk.js";
+import { buildUser, deletedEvent, userEvent } from "./fixtures/clerk.js";
 import { LOCAL_DATABASE_URL, TEST_SECRET } from "./helpers/constants.js";
 import { type FreshDatabase, freshDatabase } from "./helpers/fresh-database.js";
-import { allMentorados, allOutbox, allUsers, signedRequest } from "./helpers/webhook.js";
+import { sqlBlocks } from "./helpers/sql-blocks.js";
+import { allMentorados, allOutbox, allUsers, deliver, signedRequest } from "./helpers/webhook.js";
 
 let build: OfflineBuild;
 let output: string;
@@ -171,10 +178,14 @@ describe("npm run vercel-build with BUILD_MIGRATIONS=check (a role that cannot r
     });
 
   let fresh: FreshDatabase;
+  const cleanups: (() => Promise<void>)[] = [];
   beforeAll(async () => {
     fresh = await freshDatabase();
   }, 120_000);
-  afterAll(() => fresh?.close());
+  afterAll(async () => {
+    await fresh?.close();
+    for (const cleanup of cleanups) await cleanup();
+  });
 
   it("refuses to deploy onto a database that lacks a migration, naming them, and writes nothing", async () => {
     const run = await buildStep({
@@ -207,6 +218,75 @@ describe("npm run vercel-build with BUILD_MIGRATIONS=check (a role that cannot r
     );
     expect(run.stdout).not.toMatch(/applied/);
   });
+
+  // PostgreSQL only: logging in as another role needs a server (PGlite is one session).
+  if (inject("backendKind") === "postgres") {
+    it("as the documented least-privilege role: the default build fails, check passes, the functions sync", async () => {
+      // docs/operations.md's roles, as written but for their names (roles are global to a server).
+      const suffix = Math.random().toString(36).slice(2, 8);
+      const fn = `cns_fn_${suffix}`;
+      const [block] = sqlBlocks("docs/operations.md").filter((b) =>
+        /create role clerk_sync_fn/.test(b.sql),
+      );
+      const grants = block!.sql
+        .replaceAll("clerk_sync_fn", fn)
+        .replaceAll("clerk_sync_backfill", `cns_backfill_${suffix}`);
+      const owner = new pg.Client({ connectionString: fresh.url });
+      await owner.connect();
+      const saved = process.env.NEON_LOCAL_FETCH_ENDPOINT;
+      let restricted: { backend: SqlBackend; endpoint: SqlEndpoint } | undefined;
+      try {
+        // The owner migrates (as `npm run db:migrate` would), then creates the roles.
+        process.env.NEON_LOCAL_FETCH_ENDPOINT = fresh.endpoint.url;
+        await migrate(getDb());
+        await owner.query(grants);
+        const url = new URL(fresh.url!);
+        url.username = fn;
+        const backend = await openBackend({ databaseUrl: url.toString() });
+        restricted = { backend, endpoint: await startSqlEndpoint({ backend }) };
+        const asFn = {
+          DATABASE_URL: LOCAL_DATABASE_URL,
+          NEON_LOCAL_FETCH_ENDPOINT: restricted.endpoint.url,
+        };
+
+        const apply = await buildStep(asFn);
+        expect(apply.status).toBe(1);
+        expect(apply.stderr).toMatch(/^vercel-build: migrations failed: .*\(SQLSTATE 42501\)$/m);
+        const check = await buildStep({ ...asFn, BUILD_MIGRATIONS: "check" });
+        expect(check.status, check.stderr).toBe(0);
+        expect(check.stdout).toMatch(/^migrations: none pending, checked only/m);
+
+        // The functions, as that role: a sign-up, an update, a deletion, and the health check.
+        process.env.NEON_LOCAL_FETCH_ENDPOINT = restricted.endpoint.url;
+        const user = buildUser({ email: "least@example.com" });
+        expect((await deliver(userEvent("user.created", user))).body.outcome).toBe("created");
+        const later = { ...user, first_name: "Renamed", updated_at: user.updated_at + 1000 };
+        expect((await deliver(userEvent("user.updated", later))).body.outcome).toBe("applied");
+        expect((await healthGET(new Request("https://sync.example.test/api/health"))).status).toBe(
+          200,
+        );
+        const deleted = deletedEvent(user.id);
+        expect((await deliver(deleted)).body.outcome).toBe("deleted");
+        const rows = await owner.query("select email, deleted_at is not null as gone from users");
+        expect(rows.rows).toEqual([{ email: null, gone: true }]);
+      } finally {
+        process.env.NEON_LOCAL_FETCH_ENDPOINT = saved;
+        await restricted?.endpoint.close();
+        await restricted?.backend.close();
+        await owner.end();
+        // The database goes with the suite's afterAll; the roles are the server's: drop them then.
+        cleanups.push(async () => {
+          const admin = new pg.Client({ connectionString: inject("backendDatabaseUrl") });
+          await admin.connect();
+          try {
+            await admin.query(`drop role if exists ${fn}, cns_backfill_${suffix}`);
+          } finally {
+            await admin.end();
+          }
+        });
+      }
+    });
+  }
 
   it("refuses a BUILD_MIGRATIONS it does not know, before building anything", async () => {
     const run = await buildStep({ DATABASE_URL: LOCAL_DATABASE_URL, BUILD_MIGRATIONS: "skip" });
