@@ -404,12 +404,11 @@ describe("failures", () => {
   });
 
   it.each([
-    [429, "rate_limit_exceeded", 3600],
-    [403, "invalid_api_key", undefined],
-    [409, "concurrent_idempotent_requests", undefined],
-  ])("%i %s is retried later, not dead", async (status, name, retryAfterSeconds) => {
+    [403, "invalid_api_key"],
+    [409, "concurrent_idempotent_requests"],
+  ])("%i %s is retried later, not dead", async (status, name) => {
     await signUp();
-    api.faults.push({ status, name, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) });
+    api.faults.push({ status, name });
     expect((await runCron()).body).toMatchObject({ failed: 1, dead: 0 });
     const [row] = await allOutbox();
     expect(row).toMatchObject({
@@ -417,12 +416,44 @@ describe("failures", () => {
       attempts: 1,
       lastError: `http_${status}_${name}`,
     });
-    if (retryAfterSeconds) {
-      const r = await getDb().execute<{ honoured: boolean }>(
-        sql`select next_attempt_at > now() + interval '55 minutes' as honoured from email_outbox`,
-      );
-      expect(r.rows[0]!.honoured).toBe(true);
+  });
+
+  it("429 stops the run: that row waits for Retry-After, the rest is untouched, no attempt counted", async () => {
+    await signUp();
+    await signUp();
+    api.faults.push({ status: 429, name: "daily_quota_exceeded", retryAfterSeconds: 3600 });
+    expect((await runCron()).body).toMatchObject({
+      claimed: 2,
+      sent: 0,
+      failed: 1,
+      dead: 0,
+      released: 1,
+    });
+    // One request reached Resend: the second email was not tried against a spent quota.
+    expect(api.requests).toHaveLength(1);
+    const rows = await allOutbox();
+    expect(rows.map((r) => [r.status, r.attempts, r.lastError, r.lockedUntil])).toEqual([
+      ["pending", 0, "http_429_daily_quota_exceeded", null],
+      ["pending", 0, null, null],
+    ]);
+    const r = await getDb().execute<{ id: number; honoured: boolean }>(
+      sql`select id, next_attempt_at > now() + interval '55 minutes' as honoured from email_outbox order by id`,
+    );
+    expect(r.rows.map((x) => x.honoured)).toEqual([true, false]);
+  });
+
+  it("a quota that stays spent delays the email, never kills it (more 429s than EMAIL_MAX_ATTEMPTS)", async () => {
+    await signUp();
+    for (let run = 1; run <= 5; run++) {
+      // No Retry-After: the row waits for the first backoff step.
+      api.faults.push({ status: 429, name: "monthly_quota_exceeded" });
+      expect((await runCron()).body).toMatchObject({ failed: 1, dead: 0 });
+      await makeAllDue();
     }
+    const [row] = await allOutbox();
+    expect(row).toMatchObject({ status: "pending", attempts: 0 });
+    expect((await runCron()).body).toMatchObject({ sent: 1 });
+    expect(api.sent).toHaveLength(1);
   });
 
   it("after EMAIL_MAX_ATTEMPTS failures the row is dead (and a re-queue sends it)", async () => {

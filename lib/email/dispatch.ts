@@ -40,7 +40,7 @@ export interface DispatchOptions {
   /** A row that failed this many times is `dead`. */
   maxAttempts?: number;
   leaseSeconds?: number;
-  /** Paces the sends (Resend's default limit is 2 per second per team). Default: no pacing. */
+  /** Paces the sends (Resend's default limit per team: 2 a second on older accounts, 5 on newer). Default: no pacing. */
   sendsPerSecond?: number;
   /** Stop starting new sends after this long; the rest of the batch is released for the next run. */
   timeBudgetMs?: number;
@@ -223,6 +223,20 @@ export async function dispatchWelcomeEmails(opts: DispatchOptions): Promise<Disp
       await run(markSent(id, result.id));
       counts.sent++;
       continue;
+    }
+    if (result.throttled) {
+      // Over Resend's rate or quota: every further send now would be refused too. This row waits
+      // for Retry-After (else the first backoff step) with no attempt counted, and the rest of the
+      // batch is released untouched; the sweeper stops on the release.
+      const delay = Math.ceil(result.retryAfterSeconds ?? backoffSeconds(1, backoff, random));
+      await run(markFailed(id, Number(row.attempts), false, result.error, delay));
+      counts.failed++;
+      const rest = rows.slice(i + 1).map((r) => Number(r.id));
+      if (rest.length > 0) {
+        await run(release(rest));
+        counts.released = rest.length;
+      }
+      break;
     }
     const attempts = Number(row.attempts) + 1;
     const dead = result.permanent || attempts >= maxAttempts;

@@ -24,6 +24,11 @@ export type SendResult =
       error: string;
       /** The provider's Retry-After, when it sent one (429). */
       retryAfterSeconds?: number;
+      /**
+       * 429: the account is over a rate or a quota, not this email at fault. The sender stops for
+       * now and counts no attempt against the email (a quota that runs out delays, never kills).
+       */
+      throttled?: boolean;
     };
 
 export interface EmailProvider {
@@ -66,8 +71,8 @@ function retryAfter(res: Response): number | undefined {
 /**
  * Which failures are retried (Resend's documented errors, https://resend.com/docs/api-reference/errors):
  * - 5xx (`application_error`, `internal_server_error`), network errors, timeouts: retried.
- * - 429 (`rate_limit_exceeded`, `daily_quota_exceeded`, `monthly_quota_exceeded`): retried, not
- *   before Retry-After.
+ * - 429 (`rate_limit_exceeded`, `daily_quota_exceeded`, `monthly_quota_exceeded`): `throttled`,
+ *   retried, not before Retry-After, without counting an attempt.
  * - 409 `concurrent_idempotent_requests` (the same key is still in flight elsewhere): retried.
  * - 401/403 (`missing_api_key`, `invalid_api_key`, unverified domain): the account's configuration,
  *   not this email's fault: retried with backoff, so fixing the key lets the queue drain.
@@ -134,6 +139,7 @@ export function createResendProvider(opts: ResendOptions): EmailProvider {
       };
       const after = retryAfter(res);
       if (after !== undefined) result.retryAfterSeconds = after;
+      if (res.status === 429) result.throttled = true;
       return result;
     },
   };
