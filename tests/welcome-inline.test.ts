@@ -211,8 +211,27 @@ describe("inline welcome email after the webhook's answer", () => {
     expect((await allOutbox()).map((r) => r.status)).toEqual(["sent"]);
   });
 
+  it("a provider blip is retried in the same invocation, a second later, with the same key", async () => {
+    email.faults.push({ status: 503 });
+    await signUp();
+    await server.idle();
+    expect(email.requests.map((r) => r.status)).toEqual([503, 200]);
+    expect(new Set(email.requests.map((r) => r.idempotencyKey)).size).toBe(1);
+    expect(email.sent).toHaveLength(1);
+    const [row] = await allOutbox();
+    expect(row).toMatchObject({
+      status: "sent",
+      attempts: 0,
+      providerMessageId: email.sent[0]!.id,
+    });
+    expect(lines("welcome_email_inline")).toEqual([
+      expect.objectContaining({ level: "info", n_sent: 1, n_failed: 0 }),
+    ]);
+  });
+
   it("a provider failure leaves the row to the sweeper, which sends it later, exactly once", async () => {
-    email.faults.push({ status: 500 });
+    // Failing on the inline try and on its retry in place.
+    email.faults.push({ status: 500 }, { status: 500 });
     const { answer } = await signUp();
     expect(answer).toMatchObject({ status: 200, outcome: "created" });
     await server.idle();
@@ -241,18 +260,19 @@ describe("inline welcome email after the webhook's answer", () => {
     });
   });
 
-  it("an answer lost after the provider sent: the sweeper's retry (same key) sends nothing new", async () => {
+  it("an answer lost after the provider sent: the retry in place (same key) sends nothing new", async () => {
     email.faults.push({ status: 500, afterSend: true });
     await signUp();
     await server.idle();
-    expect(email.sent).toHaveLength(1);
-    await makeAllDue();
-    expect(await sweep()).toMatchObject({ claimed: 1, sent: 1 });
     expect(email.sent).toHaveLength(1);
     expect(email.requests.map((r) => [r.status, r.replayed])).toEqual([
       [500, false],
       [200, true],
     ]);
+    const [row] = await allOutbox();
+    expect(row).toMatchObject({ status: "sent", providerMessageId: email.sent[0]!.id });
+    expect(await sweep()).toMatchObject({ claimed: 0 });
+    expect(email.sent).toHaveLength(1);
   });
 
   it("a duplicate delivery (same svix-id) sends nothing", async () => {
@@ -266,8 +286,9 @@ describe("inline welcome email after the webhook's answer", () => {
   });
 
   it("sends only the synced user's rows, never another user's due email", async () => {
-    // User A's inline send fails; its row becomes due again (as after the backoff).
-    email.faults.push({ status: 503 });
+    // User A's inline send fails (and its retry in place); its row becomes due again (as after
+    // the backoff).
+    email.faults.push({ status: 503 }, { status: 503 });
     const a = await signUp();
     await server.idle();
     await makeAllDue();

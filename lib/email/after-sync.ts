@@ -15,6 +15,13 @@ import type { Outcome } from "../sync/apply.js";
 import { DispatchError, dispatchWelcomeEmails, levelFor } from "./dispatch.js";
 import { providerFor } from "./providers.js";
 
+/**
+ * One more try, a second later, after a retryable failure: a provider blip then costs a second, not
+ * a wait for the sweeper. Worst case two 8 s timeouts and the pause: well within the function's
+ * 30 s, after the answer has gone out.
+ */
+export const INLINE_RETRY = { tries: 1, delayMs: 1000 } as const;
+
 /** The sync outcomes that queue a welcome email (a profile was just created or claimed). */
 const WELCOMED: ReadonlySet<Outcome> = new Set<Outcome>(["created", "linked"]);
 
@@ -77,6 +84,7 @@ async function sendWelcome(clerkId: string, env: ReturnType<typeof getEmailEnv>)
       from: env.from,
       maxAttempts: env.maxAttempts,
       clerkId,
+      retryInPlace: INLINE_RETRY,
     });
     log({
       event: "welcome_email_inline",

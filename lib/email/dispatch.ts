@@ -49,6 +49,12 @@ export interface DispatchOptions {
   random?: () => number;
   /** Only this Clerk user's rows (the inline send right after that user's sync). Default: all. */
   clerkId?: string;
+  /**
+   * Sends again, with the same key, after a retryable failure (not a 429), `tries` more times
+   * `delayMs` apart, before marking the row failed: the inline send's answer to a blip, where the
+   * next attempt would otherwise wait for the sweeper (a day on the daily schedule). Default: none.
+   */
+  retryInPlace?: { tries: number; delayMs: number };
 }
 
 export interface DispatchCounts {
@@ -211,12 +217,27 @@ export async function dispatchWelcomeEmails(opts: DispatchOptions): Promise<Disp
     if (wait > 0) await sleep(wait);
     lastStart = performance.now();
 
-    let result: SendResult;
-    try {
-      result = await provider.send(renderWelcome(row, from), idempotencyKey(id));
-    } catch {
-      // Providers answer failures; a throw is a bug or an unexpected runtime error: retry later.
-      result = { ok: false, permanent: false, error: "provider_exception" };
+    const email = renderWelcome(row, from);
+    const sendOnce = async (): Promise<SendResult> => {
+      try {
+        return await provider.send(email, idempotencyKey(id));
+      } catch {
+        // Providers answer failures; a throw is a bug or an unexpected runtime error: retry later.
+        return { ok: false, permanent: false, error: "provider_exception" };
+      }
+    };
+    let result = await sendOnce();
+    for (
+      let retry = 0;
+      !result.ok &&
+      !result.permanent &&
+      !result.throttled &&
+      retry < (opts.retryInPlace?.tries ?? 0);
+      retry++
+    ) {
+      // The same key: if the first send was in fact accepted, Resend answers it again.
+      await sleep(opts.retryInPlace?.delayMs ?? 0);
+      result = await sendOnce();
     }
 
     if (result.ok) {
