@@ -2,13 +2,12 @@
 // applied migration (by its drizzle-kit tag), so a deployment can be checked against its branch;
 // and the configuration that would stop the webhook or (in production) the cron from working, by
 // variable name. ok (200) only when all of it is fine; otherwise 503 with what is wrong.
-import { sql } from "drizzle-orm";
 import { misconfiguredVariables } from "./config-check.js";
 import { getDb } from "./db.js";
 import { isDbTimeout, sqlState } from "./db-error.js";
 import { ConfigError, getDbEnv } from "./env.js";
 import { log } from "./log.js";
-import { migrationTag, pendingMigrations } from "./migrations.js";
+import { migrationTag, NOT_MIGRATED, pendingMigrations, readMigrations } from "./migrations.js";
 
 const HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
 
@@ -54,17 +53,12 @@ export async function handleHealth(_request: Request): Promise<Response> {
 
   try {
     // Bounded by the SQL deadline (SQL_TIMEOUT_MS) that lib/db.ts puts on every request.
-    const result = await getDb(env).execute<{ applied: number; latest: string | null }>(
-      sql`select count(*)::int as applied, max(created_at)::text as latest
-          from drizzle.__drizzle_migrations`,
-    );
-    const row = result.rows[0];
-    const latest = row?.latest ? Number(row.latest) : null;
+    const { applied, latest } = await readMigrations(getDb(env));
     const body = {
       ok: misconfigured.length === 0,
       db: "up",
       migrations: latest === null ? null : migrationTag(latest),
-      migrations_applied: Number(row?.applied ?? 0),
+      migrations_applied: applied,
       migrations_pending: pendingMigrations(latest).length,
       misconfigured,
     };
@@ -75,7 +69,7 @@ export async function handleHealth(_request: Request): Promise<Response> {
   } catch (err) {
     // A Postgres error (it has a SQLSTATE) means the database answered: only the schema is
     // missing (42P01, migrations never ran). Anything else, it is unreachable or failing.
-    if (sqlState(err) === "42P01") {
+    if (sqlState(err) === NOT_MIGRATED) {
       return fail(
         503,
         { ok: false, db: "up", migrations: null, error: "not_migrated", misconfigured },

@@ -8,8 +8,6 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getDb } from "../lib/db.js";
-import { migrate } from "../scripts/db/migrate.js";
 import type { PgliteBackend } from "../scripts/local/sql-backends.js";
 import { type FreshDatabase, freshDatabase } from "./helpers/fresh-database.js";
 import { type Block, REPO, sqlBlocks } from "./helpers/sql-blocks.js";
@@ -39,14 +37,7 @@ function located(b: Block, err: unknown): Error {
 beforeAll(async () => {
   fresh = await freshDatabase();
   const { url } = fresh;
-  // Migrate it with the project's runner, through its own endpoint, then point back at the suite's.
-  const saved = process.env.NEON_LOCAL_FETCH_ENDPOINT;
-  process.env.NEON_LOCAL_FETCH_ENDPOINT = fresh.endpoint.url;
-  try {
-    await migrate(getDb());
-  } finally {
-    process.env.NEON_LOCAL_FETCH_ENDPOINT = saved;
-  }
+  await fresh.migrate();
 
   if (url) {
     // A plain client: the simple query protocol runs a block of several statements as psql does.

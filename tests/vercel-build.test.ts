@@ -10,8 +10,6 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { GET as healthGET } from "../api/health.js";
 import { MIGRATIONS } from "../drizzle/migrations.js";
-import { getDb } from "../lib/db.js";
-import { migrate } from "../scripts/db/migrate.js";
 import { listen } from "../scripts/local/listen.js";
 import { openBackend, type SqlBackend } from "../scripts/local/sql-backends.js";
 import { type SqlEndpoint, startSqlEndpoint } from "../scripts/local/sql-endpoint.js";
@@ -237,8 +235,7 @@ describe("npm run vercel-build with BUILD_MIGRATIONS=check (a role that cannot r
       let restricted: { backend: SqlBackend; endpoint: SqlEndpoint } | undefined;
       try {
         // The owner migrates (as `npm run db:migrate` would), then creates the roles.
-        process.env.NEON_LOCAL_FETCH_ENDPOINT = fresh.endpoint.url;
-        await migrate(getDb());
+        await fresh.migrate();
         await owner.query(grants);
         const url = new URL(fresh.url!);
         url.username = fn;

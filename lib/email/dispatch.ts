@@ -205,12 +205,18 @@ export async function dispatchWelcomeEmails(opts: DispatchOptions): Promise<Disp
   counts.claimed = rows.length;
 
   let lastStart = Number.NEGATIVE_INFINITY;
+  /** Hands the claimed rows from `from` on back, untried, to the next run. */
+  const releaseFrom = async (from: number) => {
+    const rest = rows.slice(from).map((r) => Number(r.id));
+    if (rest.length === 0) return;
+    await run(release(rest));
+    counts.released = rest.length;
+  };
+
   for (const [i, row] of rows.entries()) {
     const id = Number(row.id);
     if (performance.now() - started >= budget) {
-      const rest = rows.slice(i).map((r) => Number(r.id));
-      await run(release(rest));
-      counts.released = rest.length;
+      await releaseFrom(i);
       break;
     }
     const wait = lastStart + interval - performance.now();
@@ -252,11 +258,7 @@ export async function dispatchWelcomeEmails(opts: DispatchOptions): Promise<Disp
       const delay = Math.ceil(result.retryAfterSeconds ?? backoffSeconds(1, backoff, random));
       await run(markFailed(id, Number(row.attempts), false, result.error, delay));
       counts.failed++;
-      const rest = rows.slice(i + 1).map((r) => Number(r.id));
-      if (rest.length > 0) {
-        await run(release(rest));
-        counts.released = rest.length;
-      }
+      await releaseFrom(i + 1);
       break;
     }
     const attempts = Number(row.attempts) + 1;

@@ -11,7 +11,12 @@ import { sql } from "drizzle-orm";
 import { readMigrationFiles } from "drizzle-orm/migrator";
 import type { Db } from "../../lib/db.js";
 import { sqlState } from "../../lib/db-error.js";
-import { type Migration, pendingMigrations } from "../../lib/migrations.js";
+import {
+  type Migration,
+  NOT_MIGRATED,
+  pendingMigrations,
+  readMigrations,
+} from "../../lib/migrations.js";
 import { connectionProblem, describeConnectionProblem } from "./connection-error.js";
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../drizzle", import.meta.url));
@@ -60,19 +65,14 @@ export async function migrate(db: Db, folder = MIGRATIONS_FOLDER): Promise<Migra
 }
 
 /**
- * The migrations this database lacks, read-only: one select, no DDL and no lock, so a role without
- * CREATE (the functions' least-privilege role) can ask. No migrations table: all are pending.
+ * The migrations this database lacks, read-only (lib/migrations.ts readMigrations), so the
+ * functions' least-privilege role can ask. Never migrated: all are pending.
  */
 export async function unappliedMigrations(db: Db): Promise<Migration[]> {
   try {
-    const r = await db.execute<{ latest: string | null }>(
-      sql`select max(created_at)::text as latest from drizzle.__drizzle_migrations`,
-    );
-    const latest = r.rows[0]?.latest;
-    return pendingMigrations(latest ? Number(latest) : null);
+    return pendingMigrations((await readMigrations(db)).latest);
   } catch (err) {
-    // 42P01 (undefined table), 3F000 (no drizzle schema): this database was never migrated.
-    if (sqlState(err) === "42P01" || sqlState(err) === "3F000") return pendingMigrations(null);
+    if (sqlState(err) === NOT_MIGRATED) return pendingMigrations(null);
     throw err;
   }
 }

@@ -2,6 +2,8 @@
 // memory, or, on the PostgreSQL pass, a database created for it on the same server and dropped by
 // close().
 import { inject } from "vitest";
+import { getDb } from "../../lib/db.js";
+import { migrate } from "../../scripts/db/migrate.js";
 import { openBackend, type SqlBackend } from "../../scripts/local/sql-backends.js";
 import { type SqlEndpoint, startSqlEndpoint } from "../../scripts/local/sql-endpoint.js";
 import { createTestDatabase } from "./global-setup.js";
@@ -11,6 +13,8 @@ export interface FreshDatabase {
   endpoint: SqlEndpoint;
   /** The PostgreSQL database's URL; undefined on PGlite. */
   url: string | undefined;
+  /** Migrates it with the project's runner, through its own endpoint (as `npm run db:migrate`). */
+  migrate(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -25,6 +29,15 @@ export async function freshDatabase(): Promise<FreshDatabase> {
     backend,
     endpoint,
     url: created?.url,
+    async migrate() {
+      const saved = process.env.NEON_LOCAL_FETCH_ENDPOINT;
+      process.env.NEON_LOCAL_FETCH_ENDPOINT = endpoint.url;
+      try {
+        await migrate(getDb());
+      } finally {
+        process.env.NEON_LOCAL_FETCH_ENDPOINT = saved;
+      }
+    },
     async close() {
       await endpoint.close();
       await backend.close();
