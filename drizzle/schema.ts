@@ -112,6 +112,8 @@ export const syncRuns = pgTable("sync_runs", {
   options: jsonb("options").notNull().default({}),
   /** Next offset to fetch in Clerk's `GET /v1/users?order_by=+created_at` listing. */
   nextOffset: integer("next_offset").notNull().default(0),
+  /** Cursor paging: the last Clerk user id of the last committed page (`starting_after`). */
+  nextCursor: text("next_cursor"),
   pages: integer("pages").notNull().default(0),
   usersSeen: integer("users_seen").notNull().default(0),
   counts: jsonb("counts").notNull().default({}),
