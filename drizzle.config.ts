@@ -6,4 +6,7 @@ export default defineConfig({
   dialect: "postgresql",
   schema: "./drizzle/schema.ts",
   out: "./drizzle",
+  // If anyone runs `drizzle-kit migrate` with this config: our journal, in our schema, never the
+  // app's drizzle.__drizzle_migrations (docs/database-layout.md).
+  migrations: { schema: "clerk_sync", table: "__drizzle_migrations" },
 });

@@ -80,7 +80,7 @@ async function pgBackendCpuMs(): Promise<number | null> {
 }
 
 const TRUNCATE =
-  "truncate users, mentorados, clerk_webhook_events, email_outbox, sync_runs restart identity cascade";
+  "truncate users, mentorados, clerk_sync.clerk_webhook_events, clerk_sync.email_outbox, clerk_sync.sync_runs restart identity cascade";
 
 async function handle(req: SqlServerRequest): Promise<unknown> {
   if (!backend) throw new Error("not started");
@@ -119,10 +119,10 @@ async function handle(req: SqlServerRequest): Promise<unknown> {
             origem: String(origem),
           }),
         ),
-        ledger: (await q("select svix_id, outcome from clerk_webhook_events")).map(
+        ledger: (await q("select svix_id, outcome from clerk_sync.clerk_webhook_events")).map(
           ([svixId, outcome]) => ({ svix_id: String(svixId), outcome: String(outcome) }),
         ),
-        outbox: Number((await q("select count(*) from email_outbox"))[0]?.[0] ?? 0),
+        outbox: Number((await q("select count(*) from clerk_sync.email_outbox"))[0]?.[0] ?? 0),
       };
       return rows;
     }

@@ -40,6 +40,8 @@ BEGIN
   FROM (
     SELECT 'mentorados.id ' || string_agg(id::text, ', ' ORDER BY id) AS ids
     FROM mentorados
+    -- A profile without an email yet (an app's table may allow it) is no identity at all.
+    WHERE email IS NOT NULL
     GROUP BY email_key(email)
     HAVING count(*) > 1
   ) AS groups;

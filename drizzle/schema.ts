@@ -5,12 +5,22 @@ import {
   index,
   integer,
   jsonb,
+  pgSchema,
   pgTable,
   text,
   timestamp,
   unique,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
+
+/**
+ * The service's own namespace (docs/database-layout.md): everything that belongs to the sync and
+ * not to the app (the delivery ledger, the email outbox, the backfill runs and our migration
+ * journal) lives here, so nothing of ours can collide with, or be mistaken for, an app object.
+ * `users` and `mentorados` stay in `public`, where the app has them.
+ */
+export const OWN_SCHEMA = "clerk_sync";
+export const clerkSync = pgSchema(OWN_SCHEMA);
 
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
@@ -59,7 +69,7 @@ export const mentorados = pgTable(
 );
 
 /** Ledger of Svix deliveries: audit, duplicate detection and the batch's state machine. No payloads. */
-export const clerkWebhookEvents = pgTable(
+export const clerkWebhookEvents = clerkSync.table(
   "clerk_webhook_events",
   {
     svixId: text("svix_id").primaryKey(),
@@ -73,7 +83,7 @@ export const clerkWebhookEvents = pgTable(
 );
 
 /** Side effects to perform once, written in the same transaction as the change that causes them. */
-export const emailOutbox = pgTable(
+export const emailOutbox = clerkSync.table(
   "email_outbox",
   {
     id: integer("id").primaryKey().generatedAlwaysAsIdentity(),
@@ -102,7 +112,7 @@ export const emailOutbox = pgTable(
 );
 
 /** Checkpoints of backfill runs, so an interrupted run resumes where it stopped. */
-export const syncRuns = pgTable("sync_runs", {
+export const syncRuns = clerkSync.table("sync_runs", {
   id: integer("id").primaryKey().generatedAlwaysAsIdentity(),
   kind: text("kind").notNull(),
   status: text("status", { enum: ["running", "finished", "failed"] })

@@ -7,12 +7,19 @@ import { getDb } from "./db.js";
 import { isDbTimeout, sqlState } from "./db-error.js";
 import { ConfigError, getDbEnv } from "./env.js";
 import { log } from "./log.js";
-import { migrationTag, NOT_MIGRATED, pendingMigrations, readMigrations } from "./migrations.js";
+import { latestApplied, NOT_MIGRATED, pendingMigrations, readDatabaseState } from "./migrations.js";
 
 const HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
 
 function answer(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: HEADERS });
+}
+
+/** What an operator runs to make the schema fit (docs/database-layout.md). */
+function fixFor(pending: number): string {
+  return pending > 0
+    ? "run `npm run db:migrate` with this environment's DATABASE_URL (or redeploy: the build migrates)"
+    : "the app's tables lack what the sync needs: see docs/database-layout.md";
 }
 
 export async function handleHealth(_request: Request): Promise<Response> {
@@ -22,6 +29,7 @@ export async function handleHealth(_request: Request): Promise<Response> {
     body: Record<string, unknown>,
     variables: string[],
     err?: unknown,
+    schemaProblems?: string[],
   ): Response => {
     log({
       event: "health",
@@ -36,6 +44,7 @@ export async function handleHealth(_request: Request): Promise<Response> {
       sqlstate: sqlState(err),
       ms: Math.round((performance.now() - started) * 100) / 100,
       variables: variables.length > 0 ? variables : undefined,
+      schema_problems: schemaProblems,
     });
     return answer(status, body);
   };
@@ -52,16 +61,24 @@ export async function handleHealth(_request: Request): Promise<Response> {
   }
 
   try {
-    // Bounded by the SQL deadline (SQL_TIMEOUT_MS) that lib/db.ts puts on every request.
-    const { applied, latest } = await readMigrations(getDb(env));
+    // Bounded by the SQL deadline (SQL_TIMEOUT_MS) that lib/db.ts puts on every request. One
+    // select: our journal and the schema's shape (lib/schema-shape.ts) together.
+    const { applied, problems } = await readDatabaseState(getDb(env));
+    const pending = pendingMigrations(applied);
     const body = {
-      ok: misconfigured.length === 0,
+      ok: misconfigured.length === 0 && problems.length === 0,
       db: "up",
-      migrations: latest === null ? null : migrationTag(latest),
-      migrations_applied: applied,
-      migrations_pending: pendingMigrations(latest).length,
+      migrations: latestApplied(applied)?.tag ?? null,
+      migrations_applied: applied.length,
+      migrations_pending: pending.length,
+      schema: problems.length === 0 ? "ok" : "mismatch",
+      ...(problems.length > 0 ? { schema_problems: problems } : {}),
+      ...(pending.length > 0 || problems.length > 0 ? { fix: fixFor(pending.length) } : {}),
       misconfigured,
     };
+    if (problems.length > 0) {
+      return fail(503, { ...body, error: "schema_mismatch" }, misconfigured, undefined, problems);
+    }
     if (misconfigured.length > 0) {
       return fail(503, { ...body, error: "misconfigured" }, misconfigured);
     }
@@ -72,7 +89,14 @@ export async function handleHealth(_request: Request): Promise<Response> {
     if (sqlState(err) === NOT_MIGRATED) {
       return fail(
         503,
-        { ok: false, db: "up", migrations: null, error: "not_migrated", misconfigured },
+        {
+          ok: false,
+          db: "up",
+          migrations: null,
+          error: "not_migrated",
+          fix: fixFor(1),
+          misconfigured,
+        },
         misconfigured,
         err,
       );

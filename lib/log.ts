@@ -13,6 +13,11 @@ export interface LogFields {
   error?: string | undefined;
   sqlstate?: string | undefined;
   constraint?: string | undefined;
+  /** The table and column a schema error names (identifiers only, never a value). */
+  table?: string | undefined;
+  column?: string | undefined;
+  /** /api/health and the build: what the sync needs and the database lacks (object names). */
+  schema_problems?: string[] | undefined;
   variables?: string[] | undefined;
   /** GET /api/me: where the answer came from (`database` | `clerk`). */
   source?: "database" | "clerk" | undefined;

@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     const r = await db.execute<{ users: number; mentorados: number; outbox: number }>(
       sql.raw(`select (select count(*) from users)::int as users,
         (select count(*) from mentorados)::int as mentorados,
-        (select count(*) from email_outbox)::int as outbox`),
+        (select count(*) from clerk_sync.email_outbox)::int as outbox`),
     );
     console.log(`rows: ${JSON.stringify(r.rows[0])}`);
     t = performance.now();

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { ClerkUser } from "../lib/clerk/schemas.js";
 import type { Db } from "../lib/db.js";
+import { isSchemaMismatch, schemaMismatchLine } from "../lib/db-error.js";
 import { applyUsers, type Outcome, toUserRecord } from "../lib/sync/apply.js";
 import { type ClerkSource, clerkSource } from "./backfill/clerk.js";
 import { scriptConfig } from "./backfill/env.js";
@@ -90,7 +91,15 @@ export async function main(argv: string[]): Promise<number> {
       );
     return result.found ? 0 : 1;
   } catch (e) {
-    err(`resync failed: ${e instanceof RetriesExhausted ? e.message : (e as Error).message}`);
+    err(
+      `resync failed: ${
+        e instanceof RetriesExhausted
+          ? e.message
+          : isSchemaMismatch(e)
+            ? schemaMismatchLine(e)
+            : (e as Error).message
+      }`,
+    );
     return 2;
   }
 }

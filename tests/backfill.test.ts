@@ -53,7 +53,7 @@ function backfill(a: ClerkApi, extra: Partial<Parameters<typeof runBackfill>[0]>
 
 async function truncate(): Promise<void> {
   await getDb().execute(
-    sql`truncate users, mentorados, clerk_webhook_events, email_outbox, sync_runs restart identity cascade`,
+    sql`truncate users, mentorados, clerk_sync.clerk_webhook_events, clerk_sync.email_outbox, clerk_sync.sync_runs restart identity cascade`,
   );
 }
 
@@ -71,9 +71,9 @@ async function canonical(): Promise<unknown> {
         order by m.email), '[]') from mentorados m left join users u on u.id = m.user_id),
     'outbox', (select coalesce(json_agg(json_build_object('kind', o.kind, 'status', o.status,
         'attempts', o.attempts, 'mentorado', m.email) order by m.email), '[]')
-        from email_outbox o join mentorados m on m.id = o.mentorado_id),
+        from clerk_sync.email_outbox o join mentorados m on m.id = o.mentorado_id),
     'outcomes', (select coalesce(json_object_agg(outcome, n), '{}') from (
-        select outcome, count(*) as n from clerk_webhook_events
+        select outcome, count(*) as n from clerk_sync.clerk_webhook_events
         where type in ('user.created', 'backfill') group by outcome) x)
   ) as s`);
   return r.rows[0]!.s;
@@ -84,15 +84,15 @@ async function fingerprint(): Promise<string> {
   const r = await getDb().execute<{ h: string }>(sql`select md5(json_build_array(
     (select coalesce(json_agg(u order by id), '[]') from users u),
     (select coalesce(json_agg(m order by id), '[]') from mentorados m),
-    (select coalesce(json_agg(o order by id), '[]') from email_outbox o),
-    (select coalesce(json_agg(l order by svix_id), '[]') from clerk_webhook_events l)
+    (select coalesce(json_agg(o order by id), '[]') from clerk_sync.email_outbox o),
+    (select coalesce(json_agg(l order by svix_id), '[]') from clerk_sync.clerk_webhook_events l)
   )::text) as h`);
   return r.rows[0]!.h;
 }
 
 async function ledger(): Promise<unknown> {
   const r = await getDb().execute(
-    sql`select svix_id, type, clerk_user_id, outcome from clerk_webhook_events order by svix_id`,
+    sql`select svix_id, type, clerk_user_id, outcome from clerk_sync.clerk_webhook_events order by svix_id`,
   );
   return r.rows;
 }
@@ -106,7 +106,7 @@ async function runs() {
     counts: Record<string, number>;
     last_error: string | null;
   }>(
-    sql`select status, next_offset, pages, users_seen, counts, last_error from sync_runs order by id`,
+    sql`select status, next_offset, pages, users_seen, counts, last_error from clerk_sync.sync_runs order by id`,
   );
   return r.rows;
 }
@@ -205,7 +205,7 @@ describe("backfill", () => {
       expect(new Date(row.clerk_updated_at).getTime()).toBe(u.updated_at);
     }
     const counts = await getDb().execute<{ m: number; o: number; linked: number }>(sql`select
-      (select count(*) from mentorados)::int as m, (select count(*) from email_outbox)::int as o,
+      (select count(*) from mentorados)::int as m, (select count(*) from clerk_sync.email_outbox)::int as o,
       (select count(distinct user_id) from mentorados)::int as linked`);
     const verified = users.filter((_, i) => i % 20 < 18).length;
     expect(counts.rows[0]).toEqual({ m: verified, o: verified, linked: verified });

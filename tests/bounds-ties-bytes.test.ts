@@ -186,7 +186,7 @@ describe("ties: two versions with the same updated_at", () => {
 
   async function finalRow(order: ClerkUserJson[]) {
     await getDb().execute(
-      sql`truncate users, mentorados, clerk_webhook_events, email_outbox restart identity cascade`,
+      sql`truncate users, mentorados, clerk_sync.clerk_webhook_events, clerk_sync.email_outbox restart identity cascade`,
     );
     const outcomes: (string | undefined)[] = [];
     for (const user of order)

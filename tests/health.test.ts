@@ -83,6 +83,7 @@ describe("GET /api/health", () => {
       migrations: MIGRATIONS.at(-1)?.tag,
       migrations_applied: MIGRATIONS.length,
       migrations_pending: 0,
+      schema: "ok",
       misconfigured: [],
     });
   });
@@ -112,6 +113,7 @@ describe("GET /api/health", () => {
         db: "up",
         migrations: null,
         error: "not_migrated",
+        fix: "run `npm run db:migrate` with this environment's DATABASE_URL (or redeploy: the build migrates)",
         misconfigured: [],
       });
       // The log says which SQLSTATE: the migrations table does not exist.
@@ -168,6 +170,7 @@ describe("GET /api/health: configuration", () => {
       migrations: MIGRATIONS.at(-1)?.tag,
       migrations_applied: MIGRATIONS.length,
       migrations_pending: 0,
+      schema: "ok",
       misconfigured: ["CLERK_WEBHOOK_SIGNING_SECRET"],
       error: "misconfigured",
     });

@@ -281,7 +281,7 @@ describe("GET /api/me: the caller's record", () => {
     expect(await allMentorados()).toHaveLength(1);
     expect(await allOutbox()).toHaveLength(1);
     const ledger = await getDb().execute<{ svix_id: string; type: string; outcome: string }>(
-      sql`select svix_id, type, outcome from clerk_webhook_events`,
+      sql`select svix_id, type, outcome from clerk_sync.clerk_webhook_events`,
     );
     expect(ledger.rows).toEqual([
       { svix_id: `ondemand:${u.id}:${u.updated_at}`, type: "ondemand", outcome: "created" },
@@ -450,7 +450,7 @@ describe("GET /api/me: races with the webhook (many users at once)", () => {
       }
     }
     const ledger = await getDb().execute<{ outcome: string; n: number }>(
-      sql`select outcome, count(*)::int as n from clerk_webhook_events group by 1 order by 1`,
+      sql`select outcome, count(*)::int as n from clerk_sync.clerk_webhook_events group by 1 order by 1`,
     );
     const count = (o: string) => ledger.rows.find((r) => r.outcome === o)?.n ?? 0;
     // Exactly one delivery per person wrote the profile link. Ledger: every webhook, plus at most
@@ -459,7 +459,7 @@ describe("GET /api/me: races with the webhook (many users at once)", () => {
     expect(count("created") + count("linked")).toBe(n);
     const byType = await getDb().execute<{ type: string; n: number; people: number }>(
       sql`select type, count(*)::int as n, count(distinct clerk_user_id)::int as people
-        from clerk_webhook_events group by 1 order by 1`,
+        from clerk_sync.clerk_webhook_events group by 1 order by 1`,
     );
     const ofType = (t: string) => byType.rows.find((r) => r.type === t);
     expect(ofType("user.created")).toMatchObject({ n, people: n });

@@ -98,7 +98,7 @@ async function signUp(opts: { email?: string; turma?: string } = {}) {
 /** "Advances time" for due rows: every pending row becomes due now (no sleeping). */
 async function makeAllDue() {
   await getDb().execute(
-    sql`update email_outbox set next_attempt_at = now() - interval '1 second' where status = 'pending'`,
+    sql`update clerk_sync.email_outbox set next_attempt_at = now() - interval '1 second' where status = 'pending'`,
   );
 }
 
@@ -106,7 +106,7 @@ async function outboxFacts(id: number) {
   const r = await getDb().execute<{ later: boolean; leased: boolean }>(sql`
     select next_attempt_at > now() + interval '1 minute' as later,
            coalesce(locked_until > now(), false) as leased
-    from email_outbox where id = ${id}`);
+    from clerk_sync.email_outbox where id = ${id}`);
   return r.rows[0]!;
 }
 
@@ -315,7 +315,9 @@ describe("exactly once", () => {
     expect((await runCron()).body).toMatchObject({ claimed: 0 });
 
     // The lease runs out (as it would after `leaseSeconds`); the next run sends with the same key.
-    await getDb().execute(sql`update email_outbox set locked_until = now() - interval '1 second'`);
+    await getDb().execute(
+      sql`update clerk_sync.email_outbox set locked_until = now() - interval '1 second'`,
+    );
     const recovered = await runCron();
     expect(recovered.body).toMatchObject({ claimed: 1, sent: 1 });
     expect(api.sent).toHaveLength(1); // Resend answered the original response: nothing re-sent
@@ -437,7 +439,7 @@ describe("failures", () => {
       ["pending", 0, null, null],
     ]);
     const r = await getDb().execute<{ id: number; honoured: boolean }>(
-      sql`select id, next_attempt_at > now() + interval '55 minutes' as honoured from email_outbox order by id`,
+      sql`select id, next_attempt_at > now() + interval '55 minutes' as honoured from clerk_sync.email_outbox order by id`,
     );
     expect(r.rows.map((x) => x.honoured)).toEqual([true, false]);
   });
@@ -475,7 +477,7 @@ describe("failures", () => {
 
     // The README's retry statement brings it back.
     await getDb().execute(
-      sql`update email_outbox set status = 'pending', attempts = 0, next_attempt_at = now(), last_error = null, updated_at = now() where status = 'dead'`,
+      sql`update clerk_sync.email_outbox set status = 'pending', attempts = 0, next_attempt_at = now(), last_error = null, updated_at = now() where status = 'dead'`,
     );
     expect((await runCron()).body).toMatchObject({ claimed: 1, sent: 1 });
     expect(api.sent).toHaveLength(1);

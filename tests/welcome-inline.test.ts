@@ -106,7 +106,7 @@ async function sweep(): Promise<Record<string, unknown>> {
 
 async function makeAllDue() {
   await getDb().execute(
-    sql`update email_outbox set next_attempt_at = now() - interval '1 second' where status = 'pending'`,
+    sql`update clerk_sync.email_outbox set next_attempt_at = now() - interval '1 second' where status = 'pending'`,
   );
 }
 

@@ -4,10 +4,10 @@
 // method -> CRON_SECRET -> bearer check -> configuration -> batches of due rows until the time
 // budget -> JSON answer and ONE log line with the counts.
 import { getDb } from "../db.js";
-import { dbErrorFields } from "../db-error.js";
+import { dbErrorFields, isSchemaMismatch, schemaErrorFields } from "../db-error.js";
 import { ConfigError, getCronEnv, getDbEnv, getEmailEnv } from "../env.js";
 import { type LogFields, requestLog } from "../log.js";
-import { errorResponse, json } from "../webhook/responses.js";
+import { errorResponse, json, SCHEMA_MISMATCH_MESSAGE } from "../webhook/responses.js";
 import { type DispatchCounts, DispatchError, levelFor, sweepWelcomeEmails } from "./dispatch.js";
 import { type EmailSink, providerFor } from "./providers.js";
 
@@ -116,14 +116,19 @@ export function createWelcomeCronHandler(
       );
     } catch (err) {
       const counts = err instanceof DispatchError ? err.counts : undefined;
+      const cause = err instanceof DispatchError ? err.cause : err;
+      const mismatch = isSchemaMismatch(cause);
       return finish(
-        errorResponse(503, "database_unavailable", "The database is unavailable; retry later."),
+        mismatch
+          ? errorResponse(500, "schema_mismatch", SCHEMA_MISMATCH_MESSAGE)
+          : errorResponse(503, "database_unavailable", "The database is unavailable; retry later."),
         {
           level: "error",
           outcome: "error",
           type: provider.name,
           ...(counts ? countFields(counts) : {}),
-          ...dbErrorFields(err instanceof DispatchError ? err.cause : err),
+          ...dbErrorFields(cause),
+          ...(mismatch ? { error: "schema_mismatch", ...schemaErrorFields(cause) } : {}),
         },
       );
     }

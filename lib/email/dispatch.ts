@@ -125,12 +125,12 @@ export function claimStatement(batchSize: number, leaseSeconds: number, clerkId?
       ? sql``
       : sql`and dm.user_id = (select u.id from users u where u.clerk_id = ${clerkId})`;
   return sql`
-    update email_outbox o
+    update clerk_sync.email_outbox o
     set locked_until = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
     from mentorados m
     where m.id = o.mentorado_id
       and o.id in (
-        select d.id from email_outbox d
+        select d.id from clerk_sync.email_outbox d
         join mentorados dm on dm.id = d.mentorado_id
         where d.kind = 'welcome'
           and d.status = 'pending'
@@ -147,7 +147,7 @@ export function claimStatement(batchSize: number, leaseSeconds: number, clerkId?
 
 function markSent(id: number, providerMessageId: string) {
   return sql`
-    update email_outbox
+    update clerk_sync.email_outbox
     set status = 'sent', sent_at = now(), provider_message_id = ${providerMessageId},
         last_error = null, locked_until = null, updated_at = now()
     where id = ${id} and status = 'pending'`;
@@ -155,7 +155,7 @@ function markSent(id: number, providerMessageId: string) {
 
 function markFailed(id: number, attempts: number, dead: boolean, error: string, delay: number) {
   return sql`
-    update email_outbox
+    update clerk_sync.email_outbox
     set attempts = ${attempts}, status = ${dead ? "dead" : "pending"}, last_error = ${error},
         next_attempt_at = ${dead ? sql`next_attempt_at` : sql`now() + make_interval(secs => ${delay})`},
         locked_until = null, updated_at = now()
@@ -164,7 +164,7 @@ function markFailed(id: number, attempts: number, dead: boolean, error: string, 
 
 function release(ids: number[]) {
   return sql`
-    update email_outbox set locked_until = null, updated_at = now()
+    update clerk_sync.email_outbox set locked_until = null, updated_at = now()
     where id in (select unnest(${`{${ids.join(",")}}`}::int[])) and status = 'pending'`;
 }
 

@@ -4,11 +4,11 @@
 // requests; never the token, an email or a name.
 
 import { getDb } from "../db.js";
-import { dbErrorFields, roundTripsOf } from "../db-error.js";
+import { dbErrorFields, isSchemaMismatch, roundTripsOf, schemaErrorFields } from "../db-error.js";
 import { welcomeAfterSync } from "../email/after-sync.js";
 import { ConfigError, getClerkApiEnv, getDbEnv, getSessionEnv } from "../env.js";
 import { type LogFields, requestLog } from "../log.js";
-import { errorResponse, json } from "../webhook/responses.js";
+import { errorResponse, json, SCHEMA_MISMATCH_MESSAGE } from "../webhook/responses.js";
 import { ALLOWED_METHODS, corsHeaders, preflight } from "./cors.js";
 import { getMe, type MeResult } from "./get-me.js";
 import { verifySession } from "./session.js";
@@ -24,6 +24,7 @@ const ERRORS = {
   clerk_unavailable: [503, "Clerk is unavailable; retry later."],
   clerk_user_invalid: [502, "Clerk answered a user this service cannot store."],
   database_unavailable: [503, "The database is unavailable; retry later."],
+  schema_mismatch: [500, SCHEMA_MISMATCH_MESSAGE],
   misconfigured: [500, "The service is misconfigured."],
 } as const satisfies Record<string, readonly [number, string]>;
 type ErrorCode = keyof typeof ERRORS;
@@ -100,6 +101,16 @@ export async function handleMe(request: Request): Promise<Response> {
     });
   } catch (err) {
     const trips = roundTripsOf(err);
+    if (isSchemaMismatch(err)) {
+      // Permanent until the schema is fixed: no Retry-After, and not "unavailable".
+      return refuse("schema_mismatch", {
+        level: "error",
+        outcome: "error",
+        sql_round_trips: trips,
+        clerk_requests: trips > 1 ? 1 : 0,
+        ...schemaErrorFields(err),
+      });
+    }
     return refuse(
       "database_unavailable",
       {

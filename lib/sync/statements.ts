@@ -51,7 +51,7 @@ export function usersInput(records: UserRecord[]): SQL {
 /** 1. Record the deliveries. An id already in the ledger is left untouched (duplicate). */
 export function insertLedger(input: SQL): SQL {
   return sql`with ${input}
-    insert into clerk_webhook_events (svix_id, type, clerk_user_id, outcome, event_timestamp)
+    insert into clerk_sync.clerk_webhook_events (svix_id, type, clerk_user_id, outcome, event_timestamp)
     select svix_id, type, clerk_id, 'pending', event_timestamp from input
     on conflict (svix_id) do nothing`;
 }
@@ -81,7 +81,7 @@ export function upsertUsers(input: SQL): SQL {
       select i.clerk_id, i.email, i.email_verified, i.first_name, i.last_name, i.username,
         i.image_url, i.clerk_created_at, i.clerk_updated_at
       from input i
-      join clerk_webhook_events e on e.svix_id = i.svix_id and e.outcome = 'pending'
+      join clerk_sync.clerk_webhook_events e on e.svix_id = i.svix_id and e.outcome = 'pending'
       on conflict (clerk_id) do update set
         email = excluded.email,
         email_verified = excluded.email_verified,
@@ -101,7 +101,7 @@ export function upsertUsers(input: SQL): SQL {
     -- "in (select ...)" rather than a join with the CTE: the planner estimates one row for CTEs
     -- over jsonb_to_recordset and would nest-loop them (quadratic in a backfill page of 500); a
     -- hashed subplan stays linear.
-    update clerk_webhook_events e
+    update clerk_sync.clerk_webhook_events e
     set outcome = case when i.clerk_id in (select clerk_id from written) then 'pending_link'
                        else 'pending_stale' end
     from input i
@@ -125,7 +125,7 @@ export function claimMentorados(input: SQL): SQL {
     eligible as (
       select u.id as user_id, u.email, i.nome_completo, i.turma
       from input i
-      join clerk_webhook_events e on e.svix_id = i.svix_id
+      join clerk_sync.clerk_webhook_events e on e.svix_id = i.svix_id
         and e.outcome in ('pending_link', 'pending_stale')
       join users u on u.clerk_id = i.clerk_id
       -- A lateral probe of the unique email_key index, one per stale user. Its gate is inside:
@@ -158,7 +158,7 @@ export function claimMentorados(input: SQL): SQL {
     ),
     welcomed as (
       -- At most one welcome per profile, ever: re-claiming after a deletion sends none.
-      insert into email_outbox (kind, mentorado_id)
+      insert into clerk_sync.email_outbox (kind, mentorado_id)
       select 'welcome', id from claimed
       on conflict (kind, mentorado_id) do nothing
     ),
@@ -173,11 +173,11 @@ export function claimMentorados(input: SQL): SQL {
           else 'applied'
         end as outcome
       from input i
-      join clerk_webhook_events e on e.svix_id = i.svix_id
+      join clerk_sync.clerk_webhook_events e on e.svix_id = i.svix_id
         and e.outcome in ('pending_link', 'pending_stale')
       left join users u on u.clerk_id = i.clerk_id
     )
-    update clerk_webhook_events e set outcome = s.outcome
+    update clerk_sync.clerk_webhook_events e set outcome = s.outcome
     from settled s
     where e.svix_id = s.svix_id
     returning e.svix_id, e.outcome`;
@@ -191,7 +191,7 @@ export interface DeletionRecord {
 
 /** 1. (deletion) Record the delivery. */
 export function insertDeletionLedger(d: DeletionRecord): SQL {
-  return sql`insert into clerk_webhook_events (svix_id, type, clerk_user_id, outcome, event_timestamp)
+  return sql`insert into clerk_sync.clerk_webhook_events (svix_id, type, clerk_user_id, outcome, event_timestamp)
     values (${d.svix_id}, 'user.deleted', ${d.clerk_id}, 'pending', ${d.event_timestamp}::timestamptz)
     on conflict (svix_id) do nothing`;
 }
@@ -203,7 +203,7 @@ export function insertDeletionLedger(d: DeletionRecord): SQL {
 export function deleteUser(d: DeletionRecord): SQL {
   return sql`with
     pending as (
-      select 1 from clerk_webhook_events where svix_id = ${d.svix_id} and outcome = 'pending'
+      select 1 from clerk_sync.clerk_webhook_events where svix_id = ${d.svix_id} and outcome = 'pending'
     ),
     gone as (
       insert into users as u (clerk_id, deleted_at)
@@ -213,7 +213,7 @@ export function deleteUser(d: DeletionRecord): SQL {
         last_name = null, username = null, image_url = null, updated_at = now()
       where u.deleted_at is null
     )
-    update clerk_webhook_events set outcome = 'deleted'
+    update clerk_sync.clerk_webhook_events set outcome = 'deleted'
     where svix_id = ${d.svix_id} and outcome = 'pending'
     returning svix_id, outcome`;
 }

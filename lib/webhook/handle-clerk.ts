@@ -2,7 +2,7 @@
 // schema -> one SQL batch -> answer, with one log line per request whatever happens.
 import { LIMITS, parseClerkEvent, svixIdSchema } from "../clerk/schemas.js";
 import { getDb } from "../db.js";
-import { dbErrorFields, roundTripsOf } from "../db-error.js";
+import { dbErrorFields, isSchemaMismatch, roundTripsOf, schemaErrorFields } from "../db-error.js";
 import { welcomeAfterSync } from "../email/after-sync.js";
 import { ConfigError, getDbEnv, getWebhookEnv } from "../env.js";
 import { type LogFields, requestLog, safeId } from "../log.js";
@@ -93,6 +93,17 @@ export async function handleClerkWebhook(request: Request): Promise<Response> {
     }
     return finish(outcomeResponse(outcome), { outcome, sql_round_trips: roundTrips });
   } catch (err) {
+    // Permanent until someone fixes the schema, so not "retry later": a 500 that says so. Svix
+    // still retries any 5xx (for about 28 hours), and the rolled-back delivery then applies.
+    if (isSchemaMismatch(err)) {
+      return finish(refusal("schema_mismatch"), {
+        level: "error",
+        outcome: "error",
+        error: "schema_mismatch",
+        sql_round_trips: roundTripsOf(err),
+        ...schemaErrorFields(err),
+      });
+    }
     return finish(refusal("database_unavailable"), {
       level: "error",
       outcome: "error",

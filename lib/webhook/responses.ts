@@ -20,6 +20,11 @@ export function errorResponse(
   return json(status, { ok: false, error, message }, headers);
 }
 
+/** The one wording of a schema mismatch, for every endpoint (lib/db-error.ts isSchemaMismatch). */
+export const SCHEMA_MISMATCH_MESSAGE =
+  "The database's schema does not match what this service needs; GET /api/health names what is " +
+  "missing. Nothing was written.";
+
 export const ERRORS = {
   method_not_allowed: [405, "Only POST is accepted."],
   payload_too_large: [413, "The body is larger than 1 MiB."],
@@ -31,6 +36,7 @@ export const ERRORS = {
   invalid_event: [400, "The body is not a valid Clerk event."],
   misconfigured: [500, "The service is misconfigured."],
   database_unavailable: [503, "The database is unavailable; retry later."],
+  schema_mismatch: [500, SCHEMA_MISMATCH_MESSAGE],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,7 +1,7 @@
 // The backfill: pages through Clerk's users (+created_at) and applies each page with the webhook's
 // own code (lib/sync/apply.ts applyUsers): ONE batch per page = one SQL round trip = one
 // transaction, holding the page's users, their mentorados and outbox rows, their ledger rows AND
-// the run's checkpoint in sync_runs. A page and its checkpoint commit together or not at all, so an
+// the run's checkpoint in clerk_sync.sync_runs. A page and its checkpoint commit together or not at all, so an
 // interrupted run resumes exactly where it stopped and ends equal to an uninterrupted one.
 //
 // Each user is one delivery `backfill:<clerk_id>:<updated_at>` of type `backfill`: re-running a
@@ -10,6 +10,7 @@
 // absent from Clerk's list are never touched, let alone deleted.
 import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../lib/db.js";
+import { isSchemaMismatch, schemaMismatchLine } from "../../lib/db-error.js";
 import { applyUsers, type Outcome, toUserRecord } from "../../lib/sync/apply.js";
 import type { ClerkSource, InvalidUser } from "./clerk.js";
 import { listPages } from "./pages.js";
@@ -164,7 +165,7 @@ export function advanceCheckpoint(p: {
     ids as (select jsonb_array_elements_text(${JSON.stringify(p.svixIds)}::jsonb) as svix_id),
     mine as (
       select e.outcome, count(*)::int as n
-      from clerk_webhook_events e join ids on ids.svix_id = e.svix_id
+      from clerk_sync.clerk_webhook_events e join ids on ids.svix_id = e.svix_id
       where e.xmin = pg_current_xact_id()::xid
       group by e.outcome
     ),
@@ -177,7 +178,7 @@ export function advanceCheckpoint(p: {
           end)::int as n
       from unnest(${COUNT_KEYS_SQL}) as k
     )
-    update sync_runs r set
+    update clerk_sync.sync_runs r set
       counts = (select jsonb_object_agg(page.k, coalesce((r.counts ->> page.k)::int, 0) + page.n)
                 from page),
       next_offset = ${p.nextOffset}::int,
@@ -193,9 +194,9 @@ export function advanceCheckpoint(p: {
 /** The run to work on; null when resuming and there is nothing to resume. */
 async function startRun(db: Db, input: BackfillInput): Promise<RunState | null> {
   if (input.resume) {
-    const r = await db.execute<RunRow>(sql`update sync_runs
+    const r = await db.execute<RunRow>(sql`update clerk_sync.sync_runs
       set status = 'running', last_error = null, updated_at = now()
-      where id = (select id from sync_runs where kind = 'backfill' and status <> 'finished'
+      where id = (select id from clerk_sync.sync_runs where kind = 'backfill' and status <> 'finished'
                   order by id desc limit 1)
       returning ${RUN_COLUMNS}`);
     const row = r.rows[0];
@@ -205,20 +206,22 @@ async function startRun(db: Db, input: BackfillInput): Promise<RunState | null> 
     batch: input.options?.batch ?? MAX_BATCH,
     since: input.options?.since ?? null,
   };
-  const r = await db.execute<RunRow>(sql`insert into sync_runs (kind, options, counts)
+  const r = await db.execute<RunRow>(sql`insert into clerk_sync.sync_runs (kind, options, counts)
     values ('backfill', ${JSON.stringify(options)}::jsonb, ${JSON.stringify(emptyCounts())}::jsonb)
     returning ${RUN_COLUMNS}`);
   return toState(r.rows[0]!);
 }
 
 async function readRun(db: Db, runId: number): Promise<RunState> {
-  const r = await db.execute<RunRow>(sql`select ${RUN_COLUMNS} from sync_runs where id = ${runId}`);
+  const r = await db.execute<RunRow>(
+    sql`select ${RUN_COLUMNS} from clerk_sync.sync_runs where id = ${runId}`,
+  );
   return toState(r.rows[0]!);
 }
 
 async function markStopped(db: Db, runId: number, reason: string): Promise<void> {
   try {
-    await db.execute(sql`update sync_runs
+    await db.execute(sql`update clerk_sync.sync_runs
       set status = 'failed', last_error = ${reason.slice(0, 500)}, updated_at = now()
       where id = ${runId} and status = 'running'`);
   } catch {
@@ -306,7 +309,13 @@ export async function runBackfill(input: BackfillInput): Promise<BackfillResult>
     }
   } catch (err) {
     const reason =
-      err instanceof RetriesExhausted ? err.message : err instanceof Error ? err.name : "error";
+      err instanceof RetriesExhausted
+        ? err.message
+        : isSchemaMismatch(err)
+          ? schemaMismatchLine(err)
+          : err instanceof Error
+            ? err.name
+            : "error";
     await markStopped(db, runId, reason);
     throw new BackfillStopped(
       {

@@ -10,7 +10,13 @@
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError, getDbEnv } from "../../lib/env.js";
-import { explainMigrationFailure, migrate, unappliedMigrations } from "../db/migrate.js";
+import {
+  checkDatabase,
+  type DatabaseCheck,
+  explainMigrationFailure,
+  localUrlProblem,
+  migrate,
+} from "../db/migrate.js";
 import { writeBuildOutput } from "./output.js";
 
 function fail(message: string): never {
@@ -46,14 +52,18 @@ async function main(): Promise<void> {
     );
   }
 
+  const local = localUrlProblem(process.env);
+  if (local) fail(local);
   const { getDb } = await import("../../lib/db.js");
-  if (mode.data === "check") {
-    let pending: Awaited<ReturnType<typeof unappliedMigrations>>;
+  const check = async (what: string): Promise<DatabaseCheck> => {
     try {
-      pending = await unappliedMigrations(getDb());
+      return await checkDatabase(getDb());
     } catch (err) {
-      fail(`migrations check failed: ${explainMigrationFailure(err)}`);
+      fail(`${what} failed: ${explainMigrationFailure(err)}`);
     }
+  };
+  if (mode.data === "check") {
+    const { pending, problems } = await check("migrations check");
     if (pending.length > 0) {
       // Deploying would run this code on an older schema: refuse, and say who has to act.
       fail(
@@ -62,6 +72,7 @@ async function main(): Promise<void> {
           "owner's DATABASE_URL, then redeploy.",
       );
     }
+    failOnShape(problems);
     console.log(
       `migrations: none pending, checked only (BUILD_MIGRATIONS=check; ${Date.now() - started} ms in all)`,
     );
@@ -78,6 +89,16 @@ async function main(): Promise<void> {
     // the password; not the driver's "Failed query: create schema ..." alone.
     fail(`migrations failed: ${explainMigrationFailure(err)}`);
   }
+  failOnShape((await check("schema check")).problems);
+}
+
+/** The functions would answer schema_mismatch: fail the build, naming what is missing. */
+function failOnShape(problems: string[]): void {
+  if (problems.length === 0) return;
+  fail(
+    `schema: this database lacks what the sync needs: ${problems.join("; ")}. ` +
+      "Where the app owns users and mentorados, add them as docs/database-layout.md says, then redeploy.",
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -17,7 +17,7 @@ startCapture();
 
 beforeEach(async () => {
   await getDb().execute(
-    sql`truncate users, mentorados, clerk_webhook_events, email_outbox, sync_runs restart identity cascade`,
+    sql`truncate users, mentorados, clerk_sync.clerk_webhook_events, clerk_sync.email_outbox, clerk_sync.sync_runs restart identity cascade`,
   );
 });
 

@@ -96,8 +96,8 @@ export async function snapshot(): Promise<string> {
   const r = await getDb().execute(sql`select json_build_object(
     'users', (select coalesce(json_agg(u order by id), '[]') from users u),
     'mentorados', (select coalesce(json_agg(m order by id), '[]') from mentorados m),
-    'outbox', (select coalesce(json_agg(o order by id), '[]') from email_outbox o),
-    'ledger', (select coalesce(json_agg(l order by svix_id), '[]') from clerk_webhook_events l)
+    'outbox', (select coalesce(json_agg(o order by id), '[]') from clerk_sync.email_outbox o),
+    'ledger', (select coalesce(json_agg(l order by svix_id), '[]') from clerk_sync.clerk_webhook_events l)
   ) as s`);
   return JSON.stringify((r.rows[0] as { s: unknown }).s);
 }

@@ -88,7 +88,7 @@ async function finalState(): Promise<Final> {
   const profiles = await db.execute<Record<string, unknown>>(sql`
     select email_key(m.email) as email, m.origem, m.turma, u.clerk_id as owner,
       case when u.deleted_at is null and u.id is not null then
-        (select count(*)::int from email_outbox o where o.mentorado_id = m.id) end as welcomes
+        (select count(*)::int from clerk_sync.email_outbox o where o.mentorado_id = m.id) end as welcomes
     from mentorados m left join users u on u.id = m.user_id
     where m.origem = 'pre_registered' or u.deleted_at is null and u.id is not null
     order by 1`);
@@ -100,7 +100,7 @@ async function finalState(): Promise<Final> {
 
 async function reset(people: Person[]): Promise<void> {
   await getDb().execute(
-    sql`truncate users, mentorados, clerk_webhook_events, email_outbox restart identity cascade`,
+    sql`truncate users, mentorados, clerk_sync.clerk_webhook_events, clerk_sync.email_outbox restart identity cascade`,
   );
   for (const [i, p] of people.entries())
     if (p.preRegistered) await preRegister(p.preRegistered, `Pré ${i}`, "turma_pre");

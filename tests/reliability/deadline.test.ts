@@ -44,8 +44,8 @@ async function counts() {
   }>(
     sql`select (select count(*)::int from users) as users,
       (select count(*)::int from mentorados) as mentorados,
-      (select count(*)::int from email_outbox) as outbox,
-      (select count(*)::int from clerk_webhook_events) as ledger`,
+      (select count(*)::int from clerk_sync.email_outbox) as outbox,
+      (select count(*)::int from clerk_sync.clerk_webhook_events) as ledger`,
   );
   return r.rows[0];
 }
@@ -149,12 +149,12 @@ describe(`SQL deadline (SQL_TIMEOUT_MS=${DEADLINE_MS}) on ${inject("backendKind"
   });
 
   if (onPostgres) {
-    // The user batch is: ledger insert (clerk_webhook_events), users upsert, then the mentorado
-    // claim that writes mentorados and email_outbox. A lock on each hangs a different statement.
+    // The user batch is: ledger insert (clerk_sync.clerk_webhook_events), users upsert, then the mentorado
+    // claim that writes mentorados and clerk_sync.email_outbox. A lock on each hangs a different statement.
     for (const [table, where] of [
-      ["clerk_webhook_events", "its first statement"],
+      ["clerk_sync.clerk_webhook_events", "its first statement"],
       ["users", "its second statement"],
-      ["email_outbox", "its last statement"],
+      ["clerk_sync.email_outbox", "its last statement"],
     ] as const) {
       it(`a lock on ${table} hangs ${where}: 503, the waiting statement cancelled, nothing written, redelivery creates once`, async () => {
         await hangThenRedeliver(async () => {
@@ -196,7 +196,7 @@ describe(`SQL deadline (SQL_TIMEOUT_MS=${DEADLINE_MS}) on ${inject("backendKind"
 
     it("the welcome-email cron answers 503 and logs database_timeout when its claim hangs", async () => {
       Object.assign(process.env, { CRON_SECRET, EMAIL_PROVIDER: "log" });
-      const lock = await holdLock("email_outbox");
+      const lock = await holdLock("clerk_sync.email_outbox");
       let res: Response;
       try {
         res = await createWelcomeCronHandler()(

@@ -90,8 +90,8 @@ describe("duplicates under concurrency", () => {
       (select count(*)::int from users) as users,
       (select count(*)::int from mentorados) as mentorados,
       (select count(distinct user_id)::int from mentorados where user_id is not null) as linked,
-      (select count(*)::int from email_outbox where kind = 'welcome') as welcome,
-      (select count(*)::int from clerk_webhook_events) as ledger,
+      (select count(*)::int from clerk_sync.email_outbox where kind = 'welcome') as welcome,
+      (select count(*)::int from clerk_sync.clerk_webhook_events) as ledger,
       (select count(*)::int from users where username like 'p%') as usernames`);
     expect(r.rows[0], `seed ${seed}`).toEqual({
       users: n,

@@ -57,7 +57,7 @@ async function counts() {
     ledger: number;
   }>(sql`select
     (select count(*)::int from users) as users, (select count(*)::int from mentorados) as mentorados,
-    (select count(*)::int from email_outbox) as welcome, (select count(*)::int from clerk_webhook_events) as ledger`);
+    (select count(*)::int from clerk_sync.email_outbox) as welcome, (select count(*)::int from clerk_sync.clerk_webhook_events) as ledger`);
   return r.rows[0];
 }
 

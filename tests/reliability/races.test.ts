@@ -13,7 +13,7 @@ const server = useWebhookServer();
 async function profileRows() {
   const r = await getDb().execute<{ email: string; owner: string | null; welcomes: number }>(sql`
     select lower(m.email) as email, u.clerk_id as owner,
-      (select count(*)::int from email_outbox o where o.mentorado_id = m.id) as welcomes
+      (select count(*)::int from clerk_sync.email_outbox o where o.mentorado_id = m.id) as welcomes
     from mentorados m left join users u on u.id = m.user_id order by 1`);
   return r.rows;
 }
