@@ -7,6 +7,7 @@
 // - anything else (401 bad key, 404, 422 bad parameters, a real Postgres error): no retry.
 import { isClerkAPIResponseError } from "@clerk/backend/errors";
 import { ClerkApiError } from "../../lib/clerk/backend-api.js";
+import { isSchemaMismatch, schemaMismatchLine } from "../../lib/db-error.js";
 
 export interface RetryPolicy {
   /** Retries after the first attempt for transient failures. */
@@ -70,6 +71,8 @@ export function classify(err: unknown): Failure {
     }
     return { kind: "permanent", reason: err.message.replace(/^Clerk Backend API: /, "") };
   }
+  // The schema does not fit: permanent, and said as such (SQLSTATE and objects, no values).
+  if (isSchemaMismatch(err)) return { kind: "permanent", reason: schemaMismatchLine(err) };
   const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
   if (typeof e?.code === "string" && /^[0-9A-Z]{5}$/.test(e.code)) {
     // A Postgres error: its message and detail may carry row values, so keep the SQLSTATE only.
