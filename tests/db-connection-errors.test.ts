@@ -143,3 +143,41 @@ describe("TEST_DATABASE_URL that cannot be used: one line saying what to do", ()
     });
   }
 });
+
+describe("npm run db:migrate: causes in one line, with the SQLSTATE and the object", () => {
+  it("a local postgres:// URL without the local endpoint says what to do (not 'Failed to parse URL')", async () => {
+    const r = await migrate({
+      DATABASE_URL: "postgres://postgres@127.0.0.1:5432/test",
+      NEON_LOCAL_FETCH_ENDPOINT: "",
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      "migration failed: DATABASE_URL points at a PostgreSQL on this machine, which the Neon HTTP " +
+        "driver reaches only through the local SQL endpoint: start `npm run dev` (with this " +
+        "DATABASE_URL it serves one and migrates through it), or set NEON_LOCAL_FETCH_ENDPOINT " +
+        "to a running endpoint's URL",
+    ]);
+  });
+
+  it("a migration colliding with an object already there names the migration, the object and 42P07", async () => {
+    const created = pgMode ? await createTestDatabase(inject("backendDatabaseUrl")) : undefined;
+    const backend = await openBackend({ databaseUrl: created?.url });
+    const endpoint = await startSqlEndpoint({ backend });
+    try {
+      // Not the app's tables (those take the baseline path), just a name 0000_init uses.
+      await backend.query({ query: "create sequence mentorados_id_seq", params: [] });
+      const r = await migrate({
+        DATABASE_URL: "postgres://local:local@localhost:5432/main",
+        NEON_LOCAL_FETCH_ENDPOINT: endpoint.url,
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split("\n")).toEqual([
+        'migration failed: 0000_init: relation "mentorados_id_seq" already exists (SQLSTATE 42P07)',
+      ]);
+    } finally {
+      await endpoint.close();
+      await backend.close();
+      await created?.drop();
+    }
+  });
+});

@@ -72,27 +72,27 @@ async function exec(...statements: string[]): Promise<void> {
   for (const s of statements) await getDb().execute(sql.raw(s));
 }
 
-/** Every object of the schema `public` (tables, columns, constraints, indexes, functions). */
-async function publicObjects(): Promise<string[]> {
+/** Every object of a schema (tables, columns, constraints, indexes, functions). */
+async function publicObjects(schema = "public"): Promise<string[]> {
   const r = await rows<{ o: string }>(`select o from (
     select 'rel ' || c.relname || ' ' || c.relkind::text as o from pg_class c
-      where c.relnamespace = 'public'::regnamespace
+      where c.relnamespace = '${schema}'::regnamespace
     union all
     select 'col ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
         || case when a.attnotnull then ' not null' else '' end
         || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
       from pg_attribute a join pg_class c on c.oid = a.attrelid
       left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
-      where c.relnamespace = 'public'::regnamespace and a.attnum > 0 and not a.attisdropped
+      where c.relnamespace = '${schema}'::regnamespace and a.attnum > 0 and not a.attisdropped
     union all
     select 'con ' || conname || ' ' || pg_get_constraintdef(oid) from pg_constraint
-      where connamespace = 'public'::regnamespace
+      where connamespace = '${schema}'::regnamespace
     union all
     select 'idx ' || pg_get_indexdef(i.indexrelid) from pg_index i
-      join pg_class c on c.oid = i.indrelid where c.relnamespace = 'public'::regnamespace
+      join pg_class c on c.oid = i.indrelid where c.relnamespace = '${schema}'::regnamespace
     union all
     select 'fn ' || p.oid::regprocedure::text from pg_proc p
-      where p.pronamespace = 'public'::regnamespace
+      where p.pronamespace = '${schema}'::regnamespace
   ) s order by o`);
   return r.map((x) => x.o);
 }
@@ -245,6 +245,18 @@ describe("an app's database, with its own journal dated after ours", () => {
         "unique index on public.mentorados (email_key(email)) (missing)",
       ],
     });
+  });
+});
+
+describe("drizzle/baseline/clerk_sync.sql", () => {
+  it("creates clerk_sync's objects exactly as migrations 0000 to 0003 leave them", async () => {
+    const ours = (await publicObjects("clerk_sync")).filter((o) => !o.includes("__drizzle"));
+    await useFreshDatabase();
+    await drizzleMigrate(getDb(), { migrationsFolder: appFolder(false) });
+    await migrate(getDb());
+    const baseline = (await publicObjects("clerk_sync")).filter((o) => !o.includes("__drizzle"));
+    expect(baseline).toEqual(ours);
+    expect(baseline.length).toBeGreaterThan(30);
   });
 });
 

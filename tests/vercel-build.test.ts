@@ -220,6 +220,45 @@ describe("npm run vercel-build with BUILD_MIGRATIONS=check (a role that cannot r
     expect(run.stdout).not.toMatch(/applied/);
   });
 
+  it("fails in both modes, naming each object the sync needs that the schema lacks", async () => {
+    const broken = await freshDatabase();
+    cleanups.push(() => broken.close());
+    await broken.migrate();
+    for (const q of [
+      "alter table users rename column username to nome_de_usuario",
+      "alter function email_key(text) rename to chave_email",
+      "alter table mentorados add column status text not null",
+    ]) {
+      await broken.backend.query({ query: q, params: [] });
+    }
+    const problems = [
+      "column public.mentorados.status (NOT NULL without a default; the sync does not fill it)",
+      "column public.users.username (missing)",
+      "function public.email_key(text) (missing)",
+      "unique index on public.mentorados (email_key(email)) (missing)",
+    ].join("; ");
+    for (const mode of ["check", "apply"]) {
+      const run = await buildStep({
+        DATABASE_URL: LOCAL_DATABASE_URL,
+        NEON_LOCAL_FETCH_ENDPOINT: broken.endpoint.url,
+        BUILD_MIGRATIONS: mode,
+      });
+      expect(run.status, run.stderr).toBe(1);
+      expect(run.stderr.trim().split("\n"), mode).toEqual([
+        `vercel-build: schema: this database lacks what the sync needs: ${problems}. Where the app ` +
+          "owns users and mentorados, add them as docs/database-layout.md says, then redeploy.",
+      ]);
+    }
+  });
+
+  it("a local postgres:// DATABASE_URL without the local endpoint says what to do", async () => {
+    const run = await buildStep({ DATABASE_URL: "postgres://postgres@127.0.0.1:5432/test" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(
+      /^vercel-build: DATABASE_URL points at a PostgreSQL on this machine, .*start `npm run dev`/,
+    );
+  });
+
   // PostgreSQL only: logging in as another role needs a server (PGlite is one session).
   if (inject("backendKind") === "postgres") {
     it("as the documented least-privilege role: the default build fails, check passes, the functions sync", async () => {
