@@ -261,7 +261,7 @@ describe("npm run vercel-build with BUILD_MIGRATIONS=check (a role that cannot r
 
   // PostgreSQL only: logging in as another role needs a server (PGlite is one session).
   if (inject("backendKind") === "postgres") {
-    it("as the documented least-privilege role: the default build fails, check passes, the functions sync", async () => {
+    it("as the documented least-privilege role: builds with nothing pending, fails with a migration pending (apply: 42501; check names it), the functions sync", async () => {
       // docs/operations.md's roles, as written but for their names (roles are global to a server).
       const suffix = Math.random().toString(36).slice(2, 8);
       const fn = `cns_fn_${suffix}`;
@@ -288,9 +288,32 @@ describe("npm run vercel-build with BUILD_MIGRATIONS=check (a role that cannot r
           NEON_LOCAL_FETCH_ENDPOINT: restricted.endpoint.url,
         };
 
+        // Nothing pending: the default build runs no DDL (reads only), so the role passes.
+        const idle = await buildStep(asFn);
+        expect(idle.status, idle.stderr).toBe(0);
+        expect(idle.stdout).toMatch(/^migrations: 0 applied, /m);
+        // A migration pending: the default build needs DDL the role lacks; check names it.
+        const latest = MIGRATIONS.at(-1)!;
+        await owner.query("delete from clerk_sync.__drizzle_migrations where created_at = $1", [
+          latest.when,
+        ]);
         const apply = await buildStep(asFn);
         expect(apply.status).toBe(1);
-        expect(apply.stderr).toMatch(/^vercel-build: migrations failed: .*\(SQLSTATE 42501\)$/m);
+        expect(apply.stderr).toMatch(
+          new RegExp(
+            `^vercel-build: migrations failed: ${latest.tag}: .*\\(SQLSTATE 42501\\)$`,
+            "m",
+          ),
+        );
+        const pending = await buildStep({ ...asFn, BUILD_MIGRATIONS: "check" });
+        expect(pending.status).toBe(1);
+        expect(pending.stderr).toMatch(
+          new RegExp(`1 not applied to this database \\(${latest.tag}\\)`),
+        );
+        await owner.query(
+          "insert into clerk_sync.__drizzle_migrations (hash, created_at, tag) values ('restored', $1, $2)",
+          [latest.when, latest.tag],
+        );
         const check = await buildStep({ ...asFn, BUILD_MIGRATIONS: "check" });
         expect(check.status, check.stderr).toBe(0);
         expect(check.stdout).toMatch(/^migrations: none pending, checked only/m);

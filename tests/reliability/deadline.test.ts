@@ -176,7 +176,7 @@ describe(`SQL deadline (SQL_TIMEOUT_MS=${DEADLINE_MS}) on ${inject("backendKind"
     }
 
     it("health answers 503 database_unavailable and logs database_timeout when its query hangs", async () => {
-      const lock = await holdLock("drizzle.__drizzle_migrations");
+      const lock = await holdLock("clerk_sync.__drizzle_migrations");
       let res: Response;
       try {
         res = await handleHealth(new Request("https://sync.example.test/api/health"));
