@@ -5,4 +5,5 @@ export const MIGRATIONS: readonly { tag: string; when: number }[] = [
   { tag: "0001_email_key", when: 1795615808623 },
   { tag: "0002_backfill_cursor", when: 1796310577576 },
   { tag: "0003_clerk_sync_schema", when: 1796310768779 },
+  { tag: "0004_adoption", when: 1796312922135 },
 ];

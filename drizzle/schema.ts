@@ -133,6 +133,26 @@ export const syncRuns = clerkSync.table("sync_runs", {
   finishedAt: tstz("finished_at"),
 });
 
+/**
+ * At most one row: how `npm run db:adopt -- --apply` fitted an app's existing tables (docs/adopting.md).
+ * Profiles with an id up to `welcomeAfterMentoradoId` existed before adoption: the app welcomed
+ * them itself, so linking one later queues no welcome email (0 sends every profile its own).
+ */
+export const adoption = clerkSync.table(
+  "adoption",
+  {
+    id: integer("id").primaryKey().default(1),
+    adoptedAt: tstz("adopted_at").notNull().defaultNow(),
+    welcomeAfterMentoradoId: integer("welcome_after_mentorado_id").notNull().default(0),
+    /** The column mapping written to drizzle/mapping.ts, as applied. */
+    mapping: jsonb("mapping").notNull(),
+    /** The additive SQL that was applied, and its exact inverse (`db:adopt -- --undo` prints it). */
+    migration: text("migration").notNull(),
+    inverse: text("inverse").notNull(),
+  },
+  (t) => [check("adoption_one_row", sql`${t.id} = 1`)],
+);
+
 export type User = typeof users.$inferSelect;
 export type Mentorado = typeof mentorados.$inferSelect;
 export type OutboxRow = typeof emailOutbox.$inferSelect;

@@ -8,7 +8,9 @@
 // type will do for text (varchar(320) included), any date/time type for a timestamp (the app's
 // `timestamp` without time zone too), any integer for an id.
 import { type SQL, sql } from "drizzle-orm";
+import { MAPPING } from "../drizzle/mapping.js";
 import { OWN_SCHEMA } from "../drizzle/schema.js";
+import { type MentoradoColumn, qualified, type UserColumn } from "./mapping.js";
 
 type Category = "string" | "boolean" | "datetime" | "integer" | "jsonb";
 const TYPCATEGORY: Record<Category, string> = {
@@ -20,40 +22,55 @@ const TYPCATEGORY: Record<Category, string> = {
 };
 
 interface RequiredTable {
+  /** Schema-qualified, as the catalog names it. */
   table: string;
+  /** The column's name in the database -> the type category the sync needs. */
   columns: Record<string, Category>;
+}
+
+const USER_TYPES: Record<UserColumn, Category> = {
+  id: "integer",
+  clerk_id: "string",
+  email: "string",
+  email_verified: "boolean",
+  first_name: "string",
+  last_name: "string",
+  username: "string",
+  image_url: "string",
+  clerk_created_at: "datetime",
+  clerk_updated_at: "datetime",
+  deleted_at: "datetime",
+  updated_at: "datetime",
+};
+const MENTORADO_TYPES: Record<MentoradoColumn, Category> = {
+  id: "integer",
+  user_id: "integer",
+  nome_completo: "string",
+  email: "string",
+  turma: "string",
+  origem: "string",
+  updated_at: "datetime",
+};
+
+/** The app's columns under their names in the database (drizzle/mapping.ts). */
+function mapped<C extends string>(
+  columns: Record<C, string>,
+  types: Record<C, Category>,
+): Record<string, Category> {
+  return Object.fromEntries(
+    (Object.keys(types) as C[]).map((c) => [columns[c], types[c]]),
+  ) as Record<string, Category>;
 }
 
 /** Tables and the columns of each that the sync, /api/me, the backfill and the emails read or write. */
 export const REQUIRED_TABLES: readonly RequiredTable[] = [
   {
-    table: "public.users",
-    columns: {
-      id: "integer",
-      clerk_id: "string",
-      email: "string",
-      email_verified: "boolean",
-      first_name: "string",
-      last_name: "string",
-      username: "string",
-      image_url: "string",
-      clerk_created_at: "datetime",
-      clerk_updated_at: "datetime",
-      deleted_at: "datetime",
-      updated_at: "datetime",
-    },
+    table: qualified(MAPPING.users.table),
+    columns: mapped(MAPPING.users.columns, USER_TYPES),
   },
   {
-    table: "public.mentorados",
-    columns: {
-      id: "integer",
-      user_id: "integer",
-      nome_completo: "string",
-      email: "string",
-      turma: "string",
-      origem: "string",
-      updated_at: "datetime",
-    },
+    table: qualified(MAPPING.mentorados.table),
+    columns: mapped(MAPPING.mentorados.columns, MENTORADO_TYPES),
   },
   {
     table: `${OWN_SCHEMA}.clerk_webhook_events`,
@@ -98,6 +115,10 @@ export const REQUIRED_TABLES: readonly RequiredTable[] = [
       finished_at: "datetime",
     },
   },
+  {
+    table: `${OWN_SCHEMA}.adoption`,
+    columns: { id: "integer", welcome_after_mentorado_id: "integer" },
+  },
 ];
 
 /** The functions the sync's SQL calls, as regprocedure signatures. */
@@ -109,11 +130,15 @@ export const REQUIRED_FUNCTIONS = ["public.email_key(text)"] as const;
  * with or without the schema and a cast of the column (a varchar email is `(email)::text`).
  */
 export const REQUIRED_ARBITERS: readonly { table: string; on: string; pattern: string }[] = [
-  { table: "public.users", on: "clerk_id", pattern: "^clerk_id$" },
   {
-    table: "public.mentorados",
-    on: "email_key(email)",
-    pattern: "^(public\\.)?email_key\\(\\(?email\\)?(::text)?\\)$",
+    table: qualified(MAPPING.users.table),
+    on: MAPPING.users.columns.clerk_id,
+    pattern: `^${identPattern(MAPPING.users.columns.clerk_id)}$`,
+  },
+  {
+    table: qualified(MAPPING.mentorados.table),
+    on: `email_key(${MAPPING.mentorados.columns.email})`,
+    pattern: `^(public\\.)?email_key\\(\\(?${identPattern(MAPPING.mentorados.columns.email)}\\)?(::text)?\\)$`,
   },
   { table: `${OWN_SCHEMA}.clerk_webhook_events`, on: "svix_id", pattern: "^svix_id$" },
   {
@@ -123,21 +148,28 @@ export const REQUIRED_ARBITERS: readonly { table: string; on: string; pattern: s
   },
 ];
 
+/** A column name as pg_get_indexdef may print it: bare, or quoted (camelCase "clerkId"). */
+function identPattern(name: string): string {
+  return `"?${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"?`;
+}
+
 /** Columns the sync's INSERTs fill (or leave to their default), per app table. */
+const U = MAPPING.users.columns;
+const M = MAPPING.mentorados.columns;
 const INSERTED: Record<string, readonly string[]> = {
-  "public.users": [
-    "clerk_id",
-    "email",
-    "email_verified",
-    "first_name",
-    "last_name",
-    "username",
-    "image_url",
-    "clerk_created_at",
-    "clerk_updated_at",
-    "deleted_at",
+  [qualified(MAPPING.users.table)]: [
+    U.clerk_id,
+    U.email,
+    U.email_verified,
+    U.first_name,
+    U.last_name,
+    U.username,
+    U.image_url,
+    U.clerk_created_at,
+    U.clerk_updated_at,
+    U.deleted_at,
   ],
-  "public.mentorados": ["user_id", "nome_completo", "email", "turma", "origem"],
+  [qualified(MAPPING.mentorados.table)]: [M.user_id, M.nome_completo, M.email, M.turma, M.origem],
 };
 
 const values = (rows: string[][]): SQL =>

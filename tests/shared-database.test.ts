@@ -167,7 +167,9 @@ describe("an app's database, with its own journal dated after ours", () => {
     const rowsBefore = await tableRows(...APP_TABLES);
 
     const first = await migrate(db);
-    expect(first).toMatchObject({ applied: ["baseline"], layout: "baseline" });
+    // The baseline stands for 0000-0003; later migrations (ours only) apply as on any database.
+    const later = MIGRATIONS.filter((m) => m.tag >= "0004").map((m) => m.tag);
+    expect(first).toMatchObject({ applied: ["baseline", ...later], layout: "baseline" });
     expect(await publicObjects()).toEqual(objectsBefore);
     expect(await tableRows(...APP_TABLES)).toEqual(rowsBefore);
     const ours = await rows<{ relname: string }>(
@@ -183,7 +185,9 @@ describe("an app's database, with its own journal dated after ours", () => {
     const journal = await rows<{ tag: string; origin: string }>(
       `select tag, origin from clerk_sync.__drizzle_migrations order by id`,
     );
-    expect(journal).toEqual(MIGRATIONS.map((m) => ({ tag: m.tag, origin: "baseline" })));
+    expect(journal).toEqual(
+      MIGRATIONS.map((m) => ({ tag: m.tag, origin: m.tag < "0004" ? "baseline" : "applied" })),
+    );
 
     // Again: nothing to do. The app's journal still holds only the app's row.
     expect(await migrate(db)).toMatchObject({ applied: [] });
@@ -321,7 +325,10 @@ describe("a database migrated by an earlier version (our tables in public, our j
       "turmas",
     );
     const result = await migrate(getDb());
-    expect(result).toMatchObject({ applied: ["0003_clerk_sync_schema"], layout: "upgrade" });
+    expect(result).toMatchObject({
+      applied: MIGRATIONS.filter((m) => m.tag >= "0003").map((m) => m.tag),
+      layout: "upgrade",
+    });
     const after = await tableRows(
       "users",
       "mentorados",
@@ -343,7 +350,7 @@ describe("a database migrated by an earlier version (our tables in public, our j
         tag: m.tag,
         origin: "moved from drizzle.__drizzle_migrations",
       })),
-      { tag: "0003_clerk_sync_schema", origin: "applied" },
+      ...MIGRATIONS.filter((m) => m.tag >= "0003").map((m) => ({ tag: m.tag, origin: "applied" })),
     ]);
     expect(await rows(`select created_at::text as c from drizzle.__drizzle_migrations`)).toEqual([
       { c: String(ourFirst - 2 * DAY) },

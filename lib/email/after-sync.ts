@@ -23,7 +23,7 @@ import { providerFor } from "./providers.js";
 export const INLINE_RETRY = { tries: 1, delayMs: 1000 } as const;
 
 /** The sync outcomes that queue a welcome email (a profile was just created or claimed). */
-const WELCOMED: ReadonlySet<Outcome> = new Set<Outcome>(["created", "linked"]);
+const WELCOMED: ReadonlySet<Outcome> = new Set<Outcome>(["created", "linked", "claimed"]);
 
 /**
  * Vercel's runtime installs a request context under this symbol for every invocation, and so does

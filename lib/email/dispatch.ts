@@ -12,8 +12,10 @@
 //   the mark (the row is claimed again when its lease runs out) gets Resend's original answer back
 //   instead of a second email (Resend keeps keys 24 hours; the lease is minutes).
 import { type SQL, sql } from "drizzle-orm";
+import { MAPPING } from "../../drizzle/mapping.js";
 import type { Db } from "../db.js";
 import { type LogFields, log } from "../log.js";
+import { namesOf } from "../mapping.js";
 import type { EmailProvider, OutgoingEmail, SendResult } from "./providers.js";
 import { welcomeEmail } from "./welcome-template.js";
 
@@ -118,31 +120,35 @@ export function backoffSeconds(failures: number, b: Backoff, random: () => numbe
  * future): it is not taken twice. Rows of a profile unlinked by a user deletion wait (not claimed)
  * until the profile is claimed again.
  */
+const U = namesOf(MAPPING.users);
+const M = namesOf(MAPPING.mentorados);
+
 export function claimStatement(batchSize: number, leaseSeconds: number, clerkId?: string) {
   // The same statement for the inline send and the sweeper, so both take rows under one lease.
   const onlyUser =
     clerkId === undefined
       ? sql``
-      : sql`and dm.user_id = (select u.id from users u where u.clerk_id = ${clerkId})`;
+      : sql`and dm.${M.user_id} = (select u.${U.id} from ${U.$} u where u.${U.clerk_id} = ${clerkId})`;
   return sql`
     update clerk_sync.email_outbox o
     set locked_until = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
-    from mentorados m
-    where m.id = o.mentorado_id
+    from ${M.$} m
+    where m.${M.id} = o.mentorado_id
       and o.id in (
         select d.id from clerk_sync.email_outbox d
-        join mentorados dm on dm.id = d.mentorado_id
+        join ${M.$} dm on dm.${M.id} = d.mentorado_id
         where d.kind = 'welcome'
           and d.status = 'pending'
           and d.next_attempt_at <= now()
           and (d.locked_until is null or d.locked_until < now())
-          and dm.user_id is not null
+          and dm.${M.user_id} is not null
           ${onlyUser}
         order by d.id
         limit ${batchSize}
         for update of d skip locked
       )
-    returning o.id, o.attempts, m.nome_completo, m.email, m.turma`;
+    returning o.id, o.attempts, m.${M.nome_completo} as nome_completo, m.${M.email} as email,
+      m.${M.turma} as turma`;
 }
 
 function markSent(id: number, providerMessageId: string) {

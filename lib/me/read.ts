@@ -2,6 +2,11 @@
 // A statement of its own so the on-demand sync can append it to its batch (same round trip, and it
 // sees that batch's writes).
 import { type SQL, sql } from "drizzle-orm";
+import { MAPPING } from "../../drizzle/mapping.js";
+import { namesOf } from "../mapping.js";
+
+const U = namesOf(MAPPING.users);
+const M = namesOf(MAPPING.mentorados);
 
 /** The profile fields the app gets: nothing about the account's email or anyone else. */
 export interface MeMentorado {
@@ -17,10 +22,11 @@ export type StoredMe =
   | { state: "synced"; mentorado: MeMentorado | null };
 
 export function selectMe(clerkId: string): SQL {
-  return sql`select (u.deleted_at is not null) as deleted,
-      m.id as mentorado_id, m.nome_completo, m.turma, m.origem
-    from users u left join mentorados m on m.user_id = u.id
-    where u.clerk_id = ${clerkId}`;
+  return sql`select (u.${U.deleted_at} is not null) as deleted,
+      m.${M.id} as mentorado_id, m.${M.nome_completo} as nome_completo, m.${M.turma} as turma,
+      m.${M.origem} as origem
+    from ${U.$} u left join ${M.$} m on m.${M.user_id} = u.${U.id}
+    where u.${U.clerk_id} = ${clerkId}`;
 }
 
 /** The rows of selectMe -> what is stored (mentorados.user_id is unique: at most one row). */

@@ -3,11 +3,13 @@
 
 import type { SQL } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
+import { MAPPING } from "../../drizzle/mapping.js";
 import type { ClerkUser } from "../clerk/schemas.js";
 import { displayName, primaryEmail, turmaFor } from "../clerk/user.js";
 import type { Db } from "../db.js";
 import { sqlState } from "../db-error.js";
 import {
+  claimLegacyUsers,
   claimMentorados,
   type DeletionRecord,
   deleteUser,
@@ -22,6 +24,7 @@ import {
 export const OUTCOMES = [
   "created",
   "linked",
+  "claimed",
   "conflict",
   "applied",
   "stale",
@@ -117,7 +120,13 @@ function userBatchText(statement: (input: SQL) => SQL): string {
     .filter((line) => line !== "" && !line.startsWith("--"))
     .join("\n");
 }
-const USER_BATCH = [insertLedger, upsertUsers, claimMentorados].map(userBatchText);
+/** The legacy-user claim runs only on an adopted database (drizzle/mapping.ts): ours have none. */
+const USER_BATCH = [
+  insertLedger,
+  ...(MAPPING.adopted ? [claimLegacyUsers] : []),
+  upsertUsers,
+  claimMentorados,
+].map(userBatchText);
 
 export async function applyUsers(
   db: Db,
@@ -134,10 +143,12 @@ export async function applyUsers(
   // The driver's own transaction(): the same one HTTP request and transaction as drizzle's
   // db.batch, without rebuilding the statements' text on every event.
   const applied = await withRetry(async () => {
-    const [, , settled, ...rest] = await db.$client.transaction((q) => [
+    const results = await db.$client.transaction((q) => [
       ...USER_BATCH.map((text) => q.query(text, [users])),
       ...extra.map((x) => q.query(x.sql, x.params)),
     ]);
+    const settled = results[USER_BATCH.length - 1];
+    const rest = results.slice(USER_BATCH.length);
     return {
       settled: (settled ?? []) as { svix_id: string; outcome: Outcome }[],
       afterRows: rest as Record<string, unknown>[][],

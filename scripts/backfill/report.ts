@@ -4,8 +4,10 @@
 // counts; the counts add up across pages (Clerk never lists a user or an email address twice), and
 // one last query reads the database-wide totals.
 import { sql } from "drizzle-orm";
+import { MAPPING } from "../../drizzle/mapping.js";
 import { primaryEmail } from "../../lib/clerk/user.js";
 import type { Db } from "../../lib/db.js";
+import { namesOf } from "../../lib/mapping.js";
 import type { ClerkSource, InvalidUser } from "./clerk.js";
 import { listPages } from "./pages.js";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "./retry.js";
@@ -59,6 +61,9 @@ type PageCounts = {
   conflicts: number;
 };
 
+const U = namesOf(MAPPING.users);
+const M = namesOf(MAPPING.mentorados);
+
 /** One read-only query: the page's users (as jsonb) against users and mentorados. */
 function pageQuery(items: { clerk_id: string; updated_at: string; email: string | null }[]) {
   return sql`with
@@ -67,9 +72,10 @@ function pageQuery(items: { clerk_id: string; updated_at: string; email: string 
         as p(clerk_id text, updated_at timestamptz, email text)
     ),
     joined as (
-      select p.clerk_id, p.updated_at, p.email, u.id as user_id, u.clerk_updated_at, u.deleted_at,
-        exists (select 1 from mentorados m where m.user_id = u.id) as has_mentorado
-      from page p left join users u on u.clerk_id = p.clerk_id
+      select p.clerk_id, p.updated_at, p.email, u.${U.id} as user_id,
+        u.${U.clerk_updated_at} as clerk_updated_at, u.${U.deleted_at} as deleted_at,
+        exists (select 1 from ${M.$} m where m.${M.user_id} = u.${U.id}) as has_mentorado
+      from page p left join ${U.$} u on u.${U.clerk_id} = p.clerk_id
     )
     select
       count(*) filter (where user_id is not null and deleted_at is null)::int as in_both,
@@ -77,11 +83,11 @@ function pageQuery(items: { clerk_id: string; updated_at: string; email: string 
       count(*) filter (where user_id is not null and deleted_at is null
         and (clerk_updated_at is null or clerk_updated_at < updated_at))::int as stale,
       count(*) filter (where deleted_at is not null)::int as deleted_in_db,
-      (select count(*) from mentorados m join joined j on email_key(m.email) = email_key(j.email)
-        where m.user_id is null and j.deleted_at is null)::int as matching,
-      (select count(*) from joined j join mentorados m on email_key(m.email) = email_key(j.email)
+      (select count(*) from ${M.$} m join joined j on email_key(m.${M.email}) = email_key(j.email)
+        where m.${M.user_id} is null and j.deleted_at is null)::int as matching,
+      (select count(*) from joined j join ${M.$} m on email_key(m.${M.email}) = email_key(j.email)
         where j.deleted_at is null and not j.has_mentorado
-          and m.user_id is not null and m.user_id is distinct from j.user_id)::int as conflicts
+          and m.${M.user_id} is not null and m.${M.user_id} is distinct from j.user_id)::int as conflicts
     from joined`;
 }
 
@@ -148,8 +154,8 @@ export async function runDryRun(input: DryRunInput): Promise<ReconciliationRepor
     "read the totals",
     () =>
       db.execute<{ live: number; unlinked: number }>(sql`select
-        (select count(*) from users where deleted_at is null)::int as live,
-        (select count(*) from mentorados where user_id is null)::int as unlinked`),
+        (select count(*) from ${U.$} where ${U.deleted_at} is null)::int as live,
+        (select count(*) from ${M.$} where ${M.user_id} is null)::int as unlinked`),
     dbRetry,
   );
   const t = totals.rows[0]!;

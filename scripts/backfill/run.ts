@@ -20,6 +20,7 @@ export const MAX_BATCH = 500;
 export const COUNT_KEYS = [
   "created",
   "linked",
+  "claimed",
   "conflict",
   "applied",
   "stale",
@@ -30,7 +31,16 @@ export type CountKey = (typeof COUNT_KEYS)[number];
 export type Counts = Record<CountKey, number>;
 
 export function emptyCounts(): Counts {
-  return { created: 0, linked: 0, conflict: 0, applied: 0, stale: 0, duplicate: 0, invalid: 0 };
+  return {
+    created: 0,
+    linked: 0,
+    claimed: 0,
+    conflict: 0,
+    applied: 0,
+    stale: 0,
+    duplicate: 0,
+    invalid: 0,
+  };
 }
 
 export interface RunOptions {
