@@ -178,6 +178,7 @@ describe("an app's database, with its own journal dated after ours", () => {
     );
     expect(ours.map((r) => r.relname)).toEqual([
       "__drizzle_migrations",
+      "adoption",
       "clerk_webhook_events",
       "email_outbox",
       "sync_runs",
