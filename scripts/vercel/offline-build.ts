@@ -59,17 +59,26 @@ export interface OfflineBuildOptions {
   overrides?: Record<string, string>;
 }
 
-/** Async on purpose: the build may migrate through a SQL endpoint served by the caller's process. */
-export async function offlineVercelBuild(opts: OfflineBuildOptions = {}): Promise<OfflineBuild> {
-  const dir = mkdtempSync(join(tmpdir(), "cns-vercel-build-"));
+/**
+ * A fresh copy of the repository in a new temporary folder, as a clone would have it, with
+ * `overrides` (path -> content) written over it, and node_modules hard-linked from ours.
+ */
+export function copyRepository(prefix: string, overrides: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   for (const f of repositoryFiles()) {
     mkdirSync(dirname(join(dir, f)), { recursive: true });
     cpSync(join(ROOT, f), join(dir, f));
   }
-  for (const [f, content] of Object.entries(opts.overrides ?? {})) {
+  for (const [f, content] of Object.entries(overrides)) {
     writeFileSync(join(dir, f), content);
   }
   execFileSync("cp", ["-al", join(ROOT, "node_modules"), join(dir, "node_modules")]);
+  return dir;
+}
+
+/** Async on purpose: the build may migrate through a SQL endpoint served by the caller's process. */
+export async function offlineVercelBuild(opts: OfflineBuildOptions = {}): Promise<OfflineBuild> {
+  const dir = copyRepository("cns-vercel-build-", opts.overrides);
   mkdirSync(join(dir, ".vercel"));
   writeFileSync(join(dir, ".vercel", "project.json"), JSON.stringify(PROJECT_JSON));
   const cli = execFileSync(join(ROOT, "scripts", "ci", "vercel-cli.sh"), {
