@@ -128,6 +128,11 @@ const USER_BATCH = [
   claimMentorados,
 ].map(userBatchText);
 
+/** The texts of a user batch's statements, in order, as sent (each takes the users as $1). */
+export function userBatchTexts(): readonly string[] {
+  return USER_BATCH;
+}
+
 export async function applyUsers(
   db: Db,
   records: UserRecord[],

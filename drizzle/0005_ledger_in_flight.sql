@@ -1,0 +1,1 @@
+CREATE INDEX "clerk_webhook_events_in_flight_idx" ON "clerk_sync"."clerk_webhook_events" USING btree ("svix_id") WHERE "clerk_sync"."clerk_webhook_events"."outcome" in ('pending', 'pending_claimed', 'pending_link', 'pending_stale');
