@@ -113,6 +113,8 @@ describe("GET /api/health", () => {
         migrations: null,
         error: "not_migrated",
         misconfigured: [],
+        // What to do, named (the dev server's banner and a deployment's check point here).
+        hint: expect.stringContaining("`npm run db:migrate`"),
       });
       // The log says which SQLSTATE: the migrations table does not exist.
       const line = captured.findLast((l) => l.includes('"event":"health"'));
