@@ -372,7 +372,7 @@ async function main(): Promise<void> {
           ? `  SQL endpoint: ${endpoint.url}   (NEON_LOCAL_FETCH_ENDPOINT; port: DEV_SQL_PORT)`
           : "  SQL endpoint: none (the remote database is reached directly)",
         `  Clerk API:    ${clerk.url}   (local stand-in, ${clerkUsers} users; DEV_CLERK_USERS; port: DEV_CLERK_PORT)`,
-        `  Secret:       ${maskSecret(secret.secrets[0] ?? "")} from ${secretWhere} (CLERK_WEBHOOK_SIGNING_SECRET)`,
+        `  Secret:       ${maskSecret(secret.secrets[0] ?? "")} (CLERK_WEBHOOK_SIGNING_SECRET) from ${secretWhere}`,
         "  Clerk settings (environment > .env.local > local stand-in):",
         ...clerkSettingLines(clerkSettings),
         `  Emails:       one line each in this terminal, right after the webhook (DEV_EMAIL_BODY=1: whole emails)`,

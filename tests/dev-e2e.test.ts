@@ -164,7 +164,7 @@ describe("npm run dev + npm run send", () => {
     expect(out).toContain(
       pgMode ? "Database:     PostgreSQL 127.0.0.1" : `PGlite (embedded, ${dataDir})`,
     );
-    expect(out).toContain("from the environment (CLERK_WEBHOOK_SIGNING_SECRET)");
+    expect(out).toContain("(CLERK_WEBHOOK_SIGNING_SECRET) from the environment");
     expect(out).toContain("npm run send -- user.created --email ana@example.com");
     expect(out).not.toContain(TEST_SECRET.slice(6));
   });

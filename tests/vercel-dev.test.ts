@@ -150,7 +150,9 @@ describe("vercel dev --local (Vercel's CLI) runs npm run dev and nothing else", 
     expect(out).toMatch(/^ {4}CLERK_JWT_KEY +from the environment: /m);
     expect(out).toMatch(/^ {4}CLERK_SECRET_KEY +from the environment: /m);
     expect(out).toMatch(new RegExp(`^ {4}CLERK_API_URL +${clerk.url} from the environment$`, "m"));
-    expect(out).toMatch(/Secret: +whsec_MfKQ…aSw from the environment/);
+    expect(out).toMatch(
+      /Secret: +whsec_MfKQ…aSw \(CLERK_WEBHOOK_SIGNING_SECRET\) from the environment/,
+    );
     expect(out).not.toContain(CLERK_KEY);
     expect(out).not.toContain(TEST_SECRET.slice(6));
   });
