@@ -132,7 +132,8 @@ async function main(): Promise<void> {
   const headers = svixHeaders(body, { secret, svixId: values["svix-id"] });
   const clerkId = (event.data as { id?: string }).id ?? "(none)";
   console.log(`POST ${url}`);
-  console.log(`  signed with ${maskSecret(secret)} from ${secretInfo.source}`);
+  const source = secretInfo.source === "environment" ? "the environment" : secretInfo.source;
+  console.log(`  signed with ${maskSecret(secret)} from ${source}`);
   console.log(
     `  ${eventType}  user ${clerkId}${email ? `  email ${email}${values.unverified ? " (unverified)" : ""}` : ""}` +
       `  svix-id ${headers["svix-id"]}`,
