@@ -197,7 +197,7 @@ async function remoteMigrations(apply: boolean): Promise<string> {
     );
   } catch (err) {
     if (apply) fail(`migrations failed: ${explainMigrationFailure(err)}`);
-    return `unknown, the database did not answer: ${explainMigrationFailure(err)}`;
+    return `unknown, the database could not be read: ${explainMigrationFailure(err)}`;
   }
 }
 

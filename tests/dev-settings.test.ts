@@ -330,7 +330,7 @@ describe("npm run dev with a remote DATABASE_URL", () => {
     });
     try {
       expect(dev.output()).toMatch(
-        /^ {2}Migrations: {3}unknown, the database did not answer: cannot reach the SQL endpoint .*ECONNREFUSED/m,
+        /^ {2}Migrations: {3}unknown, the database could not be read: cannot reach the SQL endpoint .*ECONNREFUSED/m,
       );
       const h = await health(dev.base);
       expect(h.status).toBe(503);
