@@ -89,6 +89,32 @@ const backgroundJobs: BackgroundJob[] = [
 
 class StartupError extends Error {}
 
+/** A data dir or a port still held, maybe by a previous instance that is closing. */
+class BusyError extends StartupError {}
+
+/**
+ * How long a dev server started by `vercel dev` waits for its data dir and side ports. The CLI
+ * restarts its Development Command (when it refreshes the project's OIDC token, or the
+ * configuration changes) by signalling the old process and starting the new one at once, while the
+ * old one is still closing its database and ports. `npm run dev` alone does not wait.
+ */
+const RESTART_GRACE_MS = 20_000;
+
+async function waitingForPredecessor<T>(attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + (underVercelDev() ? RESTART_GRACE_MS : 0);
+  let said = false;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof BusyError) || Date.now() >= deadline) throw err;
+      if (!said) console.log(`waiting for a previous dev server to let go: ${err.message}`);
+      said = true;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 function fail(message: string): never {
   throw new StartupError(message);
 }
@@ -99,12 +125,15 @@ async function listenOr<T>(
   port: number,
   start: () => Promise<T>,
 ): Promise<T> {
-  return start().catch((err: NodeJS.ErrnoException) =>
-    fail(
-      err.code === "EADDRINUSE"
-        ? `port ${port} (${what}) is in use (another npm run dev?). Set ${variable}=<n> (0: any free port), or PORT=<n>, which moves all three under npm run dev.`
-        : `could not start the ${what}: ${err.message}`,
-    ),
+  return waitingForPredecessor(() =>
+    start().catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "EADDRINUSE") {
+        throw new BusyError(
+          `port ${port} (${what}) is in use (another npm run dev?). Set ${variable}=<n> (0: any free port), or PORT=<n>, which moves all three under npm run dev.`,
+        );
+      }
+      return fail(`could not start the ${what}: ${err.message}`);
+    }),
   );
 }
 
@@ -126,7 +155,7 @@ function lockDataDir(dataDir: string): () => void {
       alive = false;
     }
     if (alive) {
-      fail(
+      throw new BusyError(
         `${dataDir} is in use by another npm run dev (pid ${pid}). Stop that one, or give this ` +
           "one its own database: PGLITE_DATA_DIR=.data/pglite-2 PORT=3010 npm run dev",
       );
@@ -281,7 +310,8 @@ async function main(): Promise<void> {
       migrations = await remoteMigrations(flags.migrate);
     } else {
       if (choice.kind === "pglite") {
-        unlock = lockDataDir(choice.dataDir);
+        const dataDir = choice.dataDir;
+        unlock = await waitingForPredecessor(async () => lockDataDir(dataDir));
         mkdirSync(dirname(choice.dataDir), { recursive: true });
         backend = await openBackend({ dataDir: choice.dataDir });
         process.env.DATABASE_URL = PGLITE_DATABASE_URL;

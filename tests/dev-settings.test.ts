@@ -162,7 +162,12 @@ interface Dev {
   stop: () => Promise<void>;
 }
 
-function startDev(env: NodeJS.ProcessEnv, args: string[] = []): Promise<Dev> {
+/** `onOutput` sees everything printed so far, on every chunk, before the banner too. */
+function startDev(
+  env: NodeJS.ProcessEnv,
+  args: string[] = [],
+  onOutput: (out: string) => void = () => {},
+): Promise<Dev> {
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/dev.ts", ...args], {
     cwd: REPO,
     env: {
@@ -190,6 +195,7 @@ function startDev(env: NodeJS.ProcessEnv, args: string[] = []): Promise<Dev> {
   let out = "";
   const append = (b: Buffer) => {
     out += b.toString();
+    onOutput(out);
   };
   child.stdout.on("data", append);
   child.stderr.on("data", append);
@@ -336,6 +342,40 @@ describe("npm run dev with a remote DATABASE_URL", () => {
       expect(h.status).toBe(503);
       expect(h.body).toMatchObject({ db: "down", error: "database_unavailable" });
       expect(h.body.hint).toContain("DATABASE_URL");
+    } finally {
+      await dev.stop();
+    }
+  }, 120_000);
+});
+
+describe("npm run dev restarted by vercel dev", () => {
+  it("waits for the previous instance to let go of the data dir instead of failing", async () => {
+    // The previous instance, still closing: its lock names a live process (this one).
+    const dataDir = join(scratch, "restarted");
+    writeFileSync(`${dataDir}.lock`, String(process.pid));
+    let gone = false;
+    // It says why it waits; then the previous instance is gone (its lock removed) and this
+    // one starts.
+    const dev = await startDev(
+      {
+        PGLITE_DATA_DIR: dataDir,
+        VERCEL_CLI_VERSION: "60.1.3",
+        DEV_SQL_PORT: "0",
+        DEV_CLERK_PORT: "0",
+      },
+      [],
+      (out) => {
+        if (gone || !/^waiting for a previous dev server/m.test(out)) return;
+        gone = true;
+        rmSync(`${dataDir}.lock`);
+      },
+    );
+    try {
+      expect(dev.output()).toMatch(
+        /^waiting for a previous dev server to let go: .*restarted is in use by another npm run dev/m,
+      );
+      expect(dev.output()).toContain("(started by vercel dev)");
+      expect((await health(dev.base)).status).toBe(200);
     } finally {
       await dev.stop();
     }
