@@ -15,13 +15,6 @@ function answer(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: HEADERS });
 }
 
-/** What an operator runs to make the schema fit (docs/database-layout.md). */
-function fixFor(pending: number): string {
-  return pending > 0
-    ? "run `npm run db:migrate` with this environment's DATABASE_URL (or redeploy: the build migrates)"
-    : "the app's tables lack what the sync needs: see docs/database-layout.md";
-}
-
 export async function handleHealth(_request: Request): Promise<Response> {
   const started = performance.now();
   const fail = (
@@ -73,7 +66,6 @@ export async function handleHealth(_request: Request): Promise<Response> {
       migrations_pending: pending.length,
       schema: problems.length === 0 ? "ok" : "mismatch",
       ...(problems.length > 0 ? { schema_problems: problems } : {}),
-      ...(pending.length > 0 || problems.length > 0 ? { fix: fixFor(pending.length) } : {}),
       misconfigured,
     };
     if (problems.length > 0) {
@@ -94,7 +86,6 @@ export async function handleHealth(_request: Request): Promise<Response> {
           db: "up",
           migrations: null,
           error: "not_migrated",
-          fix: fixFor(1),
           misconfigured,
         },
         misconfigured,

@@ -1,18 +1,24 @@
 // `npm run dev`: the whole product on one machine, in one process, with no account, Docker or
-// internet:
-//   1. configuration from the environment and the git-ignored .env.local (a dev webhook signing
-//      secret is generated there once when none is set);
+// internet. It is also `vercel dev`'s Development Command (vercel.json), so both start the same.
+//   1. configuration by one rule: the process environment (what a user exports, or what `vercel
+//      dev` passes from the project's Development settings) beats the git-ignored .env.local,
+//      which beats the local defaults and stand-ins (a dev webhook signing secret is generated
+//      into .env.local once when none is set);
 //   2. the database: embedded PGlite with its data in .data/pglite (PGLITE_DATA_DIR overrides), or,
-//      when DATABASE_URL is a postgres:// URL on this machine, that PostgreSQL server;
-//   3. the local endpoint that speaks Neon's SQL-over-HTTP protocol in front of it, so the
-//      functions run the production driver unchanged (NEON_LOCAL_FETCH_ENDPOINT points it there);
-//   4. migrations, applied through that endpoint exactly as `vercel-build` applies them on Neon;
+//      when DATABASE_URL is a postgres:// URL on this machine, that PostgreSQL server; on any other
+//      host (a Neon branch), that database, used directly and never migrated unless asked;
+//   3. for a local database, the local endpoint that speaks Neon's SQL-over-HTTP protocol in front
+//      of it, so the functions run the production driver unchanged (NEON_LOCAL_FETCH_ENDPOINT);
+//   4. migrations, applied to a local database through that endpoint as `vercel-build` applies
+//      them on Neon; for a remote one, only counted (`npm run dev -- --migrate` applies them);
 //   5. every function under api/ on http://localhost:${PORT:-3000}, with Vercel's file routing;
 //   6. a Clerk Backend API stand-in (users user_dev0.., for backfill, resync and GET /api/me) and
-//      CLERK_JWT_KEY from the local dev key that `npm run token` signs session tokens with.
+//      the local dev key that `npm run token` signs session tokens with, each used only for the
+//      Clerk settings left unset (scripts/local/clerk-settings.ts).
 // Ctrl-C (SIGINT) or SIGTERM closes the server, the endpoint and the database cleanly: exit 0.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
+import { parseArgs } from "node:util";
 import { getDb } from "../lib/db.js";
 import { dispatchWelcomeEmails } from "../lib/email/dispatch.js";
 import {
@@ -22,9 +28,11 @@ import {
   setLocalEmailSink,
 } from "../lib/email/providers.js";
 import { getEmailEnv } from "../lib/env.js";
-import { explainMigrationFailure, migrate } from "./db/migrate.js";
+import { connectionTarget } from "./db/connection-error.js";
+import { explainMigrationFailure, migrate, unappliedMigrations } from "./db/migrate.js";
 import { listFunctions, startApiServer } from "./local/api-server.js";
 import { type ClerkApi, generateUsers, startClerkApi } from "./local/clerk-api.js";
+import { applyClerkSettings, type ClerkSetting } from "./local/clerk-settings.js";
 import {
   checkDevSecret,
   chooseDatabase,
@@ -35,6 +43,8 @@ import {
   loadLocalEnv,
   maskSecret,
   REPO_ROOT,
+  sidePort,
+  underVercelDev,
 } from "./local/dev-env.js";
 import { DEV_KEY_FILE, loadDevKey, publicKeyPem } from "./local/session-token.js";
 import { openBackend, type SqlBackend } from "./local/sql-backends.js";
@@ -79,29 +89,51 @@ const backgroundJobs: BackgroundJob[] = [
 
 class StartupError extends Error {}
 
+/** A data dir or a port still held, maybe by a previous instance that is closing. */
+class BusyError extends StartupError {}
+
+/**
+ * How long a dev server started by `vercel dev` waits for its data dir and side ports. The CLI
+ * restarts its Development Command (when it refreshes the project's OIDC token, or the
+ * configuration changes) by signalling the old process and starting the new one at once, while the
+ * old one is still closing its database and ports. `npm run dev` alone does not wait.
+ */
+const RESTART_GRACE_MS = 20_000;
+
+async function waitingForPredecessor<T>(attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + (underVercelDev() ? RESTART_GRACE_MS : 0);
+  let said = false;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof BusyError) || Date.now() >= deadline) throw err;
+      if (!said) console.log(`waiting for a previous dev server to let go: ${err.message}`);
+      said = true;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 function fail(message: string): never {
   throw new StartupError(message);
 }
 
-/**
- * The local stand-ins' ports: fixed offsets of PORT (SQL endpoint PORT+1, Clerk API PORT+2, so
- * 3001 and 3002 by default), so the commands the banner prints keep working after a restart.
- * PORT=0 (tests) picks free ports for all three.
- */
-function sidePort(apiPort: number, offset: number, what: string): number {
-  if (apiPort === 0) return 0;
-  const p = apiPort + offset;
-  if (p > 65535) fail(`PORT ${apiPort} leaves no room for the ${what} on PORT+${offset}`);
-  return p;
-}
-
-async function listenOr<T>(what: string, port: number, start: () => Promise<T>): Promise<T> {
-  return start().catch((err: NodeJS.ErrnoException) =>
-    fail(
-      err.code === "EADDRINUSE"
-        ? `port ${port} (${what}) is in use (another npm run dev?). Set PORT=<n>: it moves all three ports.`
-        : `could not start the ${what}: ${err.message}`,
-    ),
+async function listenOr<T>(
+  what: string,
+  variable: string,
+  port: number,
+  start: () => Promise<T>,
+): Promise<T> {
+  return waitingForPredecessor(() =>
+    start().catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "EADDRINUSE") {
+        throw new BusyError(
+          `port ${port} (${what}) is in use (another npm run dev?). Set ${variable}=<n> (0: any free port), or PORT=<n>, which moves all three under npm run dev.`,
+        );
+      }
+      return fail(`could not start the ${what}: ${err.message}`);
+    }),
   );
 }
 
@@ -123,7 +155,7 @@ function lockDataDir(dataDir: string): () => void {
       alive = false;
     }
     if (alive) {
-      fail(
+      throw new BusyError(
         `${dataDir} is in use by another npm run dev (pid ${pid}). Stop that one, or give this ` +
           "one its own database: PGLITE_DATA_DIR=.data/pglite-2 PORT=3010 npm run dev",
       );
@@ -169,7 +201,48 @@ function startJobs(): { stop: () => Promise<void> } {
   };
 }
 
+/** One banner line per Clerk setting: its name, and which value is in use and from where. */
+function clerkSettingLines(settings: ClerkSetting[]): string[] {
+  const width = Math.max(...settings.map((c) => c.name.length));
+  return settings.map((c) => `    ${c.name.padEnd(width)}  ${c.describe}`);
+}
+
+/**
+ * The banner's Migrations line for a remote database: how many are pending and the command that
+ * applies them; with --migrate, applied. Never a reason not to start: an unreachable database is
+ * said here, and /api/health says why on every call.
+ */
+async function remoteMigrations(apply: boolean): Promise<string> {
+  try {
+    if (apply) {
+      const m = await migrate(getDb());
+      return `${m.applied.length} applied now (--migrate), ${m.total} in total`;
+    }
+    const pending = await unappliedMigrations(getDb());
+    if (pending.length === 0) return "none pending (never migrated by the dev server)";
+    return (
+      `${pending.length} pending (${pending.map((m) => m.tag).join(", ")}), not applied: ` +
+      "run npm run db:migrate, or npm run dev -- --migrate"
+    );
+  } catch (err) {
+    if (apply) fail(`migrations failed: ${explainMigrationFailure(err)}`);
+    return `unknown, the database could not be read: ${explainMigrationFailure(err)}`;
+  }
+}
+
+function parseFlags(): { migrate: boolean } {
+  try {
+    const { values } = parseArgs({ options: { migrate: { type: "boolean", default: false } } });
+    return { migrate: values.migrate };
+  } catch (err) {
+    return fail(
+      `${err instanceof Error ? err.message : String(err)} (the one option is --migrate)`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
+  const flags = parseFlags();
   loadLocalEnv();
   const secret = ensureDevSecret();
   checkDevSecret(secret);
@@ -229,83 +302,119 @@ async function main(): Promise<void> {
   }
 
   try {
-    if (choice.kind === "pglite") {
-      unlock = lockDataDir(choice.dataDir);
-      mkdirSync(dirname(choice.dataDir), { recursive: true });
-      backend = await openBackend({ dataDir: choice.dataDir });
-      process.env.DATABASE_URL = PGLITE_DATABASE_URL;
-    } else {
-      backend = await openBackend({ databaseUrl: choice.url });
-      // The driver keeps the real connection string; the endpoint's pg pool does the talking.
+    let migrations: string;
+    if (choice.kind === "remote") {
+      // As on Vercel: the production driver talks to the database itself, no endpoint in
+      // between (a NEON_LOCAL_FETCH_ENDPOINT set in the environment still wins: tests use it).
       process.env.DATABASE_URL = choice.url;
+      migrations = await remoteMigrations(flags.migrate);
+    } else {
+      if (choice.kind === "pglite") {
+        const dataDir = choice.dataDir;
+        unlock = await waitingForPredecessor(async () => lockDataDir(dataDir));
+        mkdirSync(dirname(choice.dataDir), { recursive: true });
+        backend = await openBackend({ dataDir: choice.dataDir });
+        process.env.DATABASE_URL = PGLITE_DATABASE_URL;
+      } else {
+        backend = await openBackend({ databaseUrl: choice.url });
+        // The driver keeps the real connection string; the endpoint's pg pool does the talking.
+        process.env.DATABASE_URL = choice.url;
+      }
+      const sqlPort = sidePort("DEV_SQL_PORT", 1, apiPort);
+      endpoint = await listenOr("SQL endpoint", "DEV_SQL_PORT", sqlPort, () =>
+        startSqlEndpoint({ backend: backend as SqlBackend, port: sqlPort }),
+      );
+      process.env.NEON_LOCAL_FETCH_ENDPOINT = endpoint.url;
+      // A database of this machine, made for development: migrated at every start.
+      const migration = await migrate(getDb()).catch((err: unknown) =>
+        fail(`migrations failed on ${backend?.description}: ${explainMigrationFailure(err)}`),
+      );
+      migrations = `${migration.applied.length} applied now, ${migration.total} in total`;
     }
-    const sqlPort = sidePort(apiPort, 1, "SQL endpoint");
-    endpoint = await listenOr("SQL endpoint", sqlPort, () =>
-      startSqlEndpoint({ backend: backend as SqlBackend, port: sqlPort }),
-    );
-    process.env.NEON_LOCAL_FETCH_ENDPOINT = endpoint.url;
-
-    const migration = await migrate(getDb()).catch((err: unknown) =>
-      fail(`migrations failed on ${backend?.description}: ${explainMigrationFailure(err)}`),
-    );
     // Every log-provider email (inline after a webhook, or from the loop above) lands here: one
     // line each, or the whole email with DEV_EMAIL_BODY=1.
     const wholeEmails = process.env.DEV_EMAIL_BODY === "1";
     setLocalEmailSink((e, key) =>
       process.stdout.write(wholeEmails ? formatEmailForTerminal(e, key) : formatEmailLine(e, key)),
     );
-    jobs = startJobs();
+    // Not on a remote database: its outbox may be a shared environment's, not this laptop's.
+    if (choice.kind !== "remote") jobs = startJobs();
     // A local Clerk Backend API with generated users, for `npm run backfill` / `npm run resync`.
     const clerkUsers = Number(process.env.DEV_CLERK_USERS ?? 25);
     // Stable ids (user_dev0, user_dev1, ...) and port: the quick start can name them, and a
     // backfill already applied finds the same users after a restart.
-    const clerkPort = sidePort(apiPort, 2, "Clerk API stand-in");
-    clerk = await listenOr("Clerk API stand-in", clerkPort, () =>
+    const clerkPort = sidePort("DEV_CLERK_PORT", 2, apiPort);
+    clerk = await listenOr("Clerk API stand-in", "DEV_CLERK_PORT", clerkPort, () =>
       startClerkApi({
         users: generateUsers(clerkUsers, { idPrefix: "dev" }),
         host: "127.0.0.1",
         port: clerkPort,
       }),
     );
-    // GET /api/me against the stand-in: it syncs on demand from this Clerk API and verifies tokens
-    // signed by the local dev key (`npm run token`), whatever .env.local says about a real Clerk.
-    process.env.CLERK_SECRET_KEY = clerk.secretKey;
-    process.env.CLERK_API_URL = clerk.url;
-    process.env.CLERK_JWT_KEY = publicKeyPem(loadDevKey());
+    const keyFile = relative(process.cwd(), DEV_KEY_FILE) || DEV_KEY_FILE;
+    // The stand-ins fill only the Clerk settings left unset: a configured one is used as it is.
+    const clerkSettings = applyClerkSettings({
+      apiUrl: clerk.url,
+      secretKey: clerk.secretKey,
+      jwtKey: () => publicKeyPem(loadDevKey()),
+      jwtKeyFile: keyFile,
+    });
     markReady();
 
     const base = `http://localhost:${api.port}`;
     const envFile = relative(process.cwd(), ENV_LOCAL) || ENV_LOCAL;
     const secretWhere =
       secret.source === "environment"
-        ? "the environment (CLERK_WEBHOOK_SIGNING_SECRET)"
+        ? "the environment"
         : secret.source.replace(".env.local", envFile);
     const functions = listFunctions(apiDir);
+    const devKeyInUse = clerkSettings.some(
+      (c) => c.name === "CLERK_JWT_KEY" && c.source === "stand-in",
+    );
+    const database =
+      choice.kind === "remote"
+        ? `remote, ${connectionTarget(choice.url).host} (used directly, as on Vercel)`
+        : (backend?.description ?? "");
+    const backfillDb =
+      choice.kind === "remote"
+        ? "DATABASE_URL"
+        : `NEON_LOCAL_FETCH_ENDPOINT=${endpoint?.url} DATABASE_URL`;
+    const dbValue =
+      choice.kind !== "remote" &&
+      (process.env.DATABASE_URL === PGLITE_DATABASE_URL ||
+        !new URL(process.env.DATABASE_URL ?? "").password)
+        ? process.env.DATABASE_URL
+        : "$DATABASE_URL";
     // performance.now() counts from the start of this Node process (tsx's loader included).
     const seconds = (performance.now() / 1000).toFixed(1);
     console.log(
       [
         "",
-        `clerk-neon-sync dev server ready in ${seconds} s`,
+        `clerk-neon-sync dev server ready in ${seconds} s${underVercelDev() ? " (started by vercel dev)" : ""}`,
         `  Local:        ${base}`,
         `  Webhook:      ${base}/api/webhooks/clerk   (POST, signed by svix)`,
         `  Health:       ${base}/api/health`,
         `  Me:           ${base}/api/me   (GET, Authorization: Bearer <session token>)`,
         `  Functions:    ${functions.join(", ")}`,
-        `  Database:     ${backend.description}`,
-        `  Migrations:   ${migration.applied.length} applied now, ${migration.total} in total`,
-        `  SQL endpoint: ${endpoint.url}   (NEON_LOCAL_FETCH_ENDPOINT)`,
-        `  Clerk API:    ${clerk.url}   (local stand-in, ${clerkUsers} users; DEV_CLERK_USERS)`,
-        `  Session key:  ${relative(process.cwd(), DEV_KEY_FILE) || DEV_KEY_FILE}   (dev only; CLERK_JWT_KEY is its public half)`,
-        `  Secret:       ${maskSecret(secret.secrets[0] ?? "")} from ${secretWhere}`,
+        `  Database:     ${database}`,
+        `  Migrations:   ${migrations}`,
+        endpoint
+          ? `  SQL endpoint: ${endpoint.url}   (NEON_LOCAL_FETCH_ENDPOINT; port: DEV_SQL_PORT)`
+          : "  SQL endpoint: none (the remote database is reached directly)",
+        `  Clerk API:    ${clerk.url}   (local stand-in, ${clerkUsers} users; DEV_CLERK_USERS; port: DEV_CLERK_PORT)`,
+        `  Secret:       ${maskSecret(secret.secrets[0] ?? "")} (CLERK_WEBHOOK_SIGNING_SECRET) from ${secretWhere}`,
+        "  Clerk settings (environment > .env.local > local stand-in):",
+        ...clerkSettingLines(clerkSettings),
         `  Emails:       one line each in this terminal, right after the webhook (DEV_EMAIL_BODY=1: whole emails)`,
-        `  Jobs:         ${backgroundJobs.length ? backgroundJobs.map((j) => `${j.name} every ${j.everyMs / 1000} s`).join(", ") : "none"}`,
+        `  Jobs:         ${jobs ? backgroundJobs.map((j) => `${j.name} every ${j.everyMs / 1000} s`).join(", ") : "none (remote database: GET /api/cron/welcome-emails sweeps)"}`,
         "",
         `  Try:  npm run send -- user.created --email ana@example.com${api.port === 3000 ? "" : ` --url ${base}/api/webhooks/clerk`}`,
         `        curl ${base}/api/health`,
-        `        curl -H "authorization: Bearer $(npm run -s token -- --user-id user_dev1)" ${base}/api/me`,
+        devKeyInUse
+          ? `        curl -H "authorization: Bearer $(npm run -s token -- --user-id user_dev1)" ${base}/api/me`
+          : `        GET ${base}/api/me with a session token of your Clerk instance (CLERK_JWT_KEY is its key)`,
         `        CLERK_API_URL=${clerk.url} CLERK_SECRET_KEY=${clerk.secretKey} \\`,
-        `        NEON_LOCAL_FETCH_ENDPOINT=${endpoint.url} DATABASE_URL='${process.env.DATABASE_URL !== PGLITE_DATABASE_URL && new URL(process.env.DATABASE_URL ?? "").password ? "$DATABASE_URL" : process.env.DATABASE_URL}' \\`,
+        `        ${backfillDb}=${dbValue === "$DATABASE_URL" ? '"$DATABASE_URL"' : `'${dbValue}'`} \\`,
         "        npm run backfill -- --dry-run",
         "  Stop: Ctrl-C",
         "",

@@ -1,7 +1,9 @@
 // `npm run send -- <user.created|user.updated|user.deleted> [options]`: builds a realistic Clerk
 // event with the same builders as the tests (tests/fixtures/clerk.ts), signs it with svix and the
 // dev secret (.env.local, or CLERK_WEBHOOK_SIGNING_SECRET), POSTs it to the local webhook and prints
-// the status and the outcome. Local development only.
+// the status and the outcome. The secret comes from the same sources in the same order as the
+// dev server's (environment > .env.local > generated there), and the source is printed. Local
+// development only.
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import {
@@ -17,6 +19,7 @@ import {
   ensureDevSecret,
   LocalConfigError,
   loadLocalEnv,
+  maskSecret,
 } from "./local/dev-env.js";
 
 const TYPES = ["user.created", "user.updated", "user.deleted"] as const;
@@ -94,6 +97,7 @@ async function main(): Promise<void> {
   // The same secret as the dev server (it reads the same .env.local); generated there if missing.
   const secretInfo = ensureDevSecret();
   checkDevSecret(secretInfo);
+  // The first of several configured secrets signs, as the server's banner shows it (masked).
   const secret = secretInfo.secrets[0];
   if (!secret) usage("no signing secret: set CLERK_WEBHOOK_SIGNING_SECRET or run npm run dev once");
   const url = values.url ?? defaultWebhookUrl();
@@ -128,6 +132,8 @@ async function main(): Promise<void> {
   const headers = svixHeaders(body, { secret, svixId: values["svix-id"] });
   const clerkId = (event.data as { id?: string }).id ?? "(none)";
   console.log(`POST ${url}`);
+  const source = secretInfo.source === "environment" ? "the environment" : secretInfo.source;
+  console.log(`  signed with ${maskSecret(secret)} from ${source}`);
   console.log(
     `  ${eventType}  user ${clerkId}${email ? `  email ${email}${values.unverified ? " (unverified)" : ""}` : ""}` +
       `  svix-id ${headers["svix-id"]}`,
@@ -157,8 +163,10 @@ async function main(): Promise<void> {
 
   if (answer.error === "invalid_signature") {
     console.log(
-      "  the server was started with another secret: is CLERK_WEBHOOK_SIGNING_SECRET set in its" +
-        " shell but not in this one? Both read .env.local otherwise.",
+      "  the server verifies with another secret (its banner shows which, masked, and where from):" +
+        " is CLERK_WEBHOOK_SIGNING_SECRET set in its environment but not in this one (under vercel" +
+        " dev, the project's Development value)? `vercel env pull` puts it in .env.local, which" +
+        " both read.",
     );
   }
   if (eventType === "user.created" && res.ok && answer.outcome !== "duplicate") {

@@ -3,7 +3,8 @@
 //
 // Prints a session token for GET /api/me on `npm run dev`, signed by the local dev key
 // (.data/dev-session-key.pem, generated on first use; `npm run dev` exports its public half as
-// CLERK_JWT_KEY). Local development only: a token signed by this key means nothing to Clerk.
+// CLERK_JWT_KEY while CLERK_JWT_KEY is unset: a configured key wins, and then these tokens get
+// 401). Local development only: a token signed by this key means nothing to Clerk.
 //   curl -H "authorization: Bearer $(npm run -s token -- --user-id user_dev1)" localhost:3000/api/me
 import { parseArgs } from "node:util";
 import { loadLocalEnv } from "./local/dev-env.js";

@@ -44,6 +44,11 @@ function devEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     // Set but empty: .env.local (if a developer has one) must not choose the database.
     DATABASE_URL: pgMode ? inject("backendDatabaseUrl") : "",
     NEON_LOCAL_FETCH_ENDPOINT: "",
+    // Set but empty: the Clerk stand-ins, whatever this shell or a .env.local configures (a set
+    // one is used as it is: tests/dev-settings.test.ts).
+    CLERK_JWT_KEY: "",
+    CLERK_SECRET_KEY: "",
+    CLERK_API_URL: "",
     ...overrides,
   };
 }
@@ -159,7 +164,7 @@ describe("npm run dev + npm run send", () => {
     expect(out).toContain(
       pgMode ? "Database:     PostgreSQL 127.0.0.1" : `PGlite (embedded, ${dataDir})`,
     );
-    expect(out).toContain("from the environment (CLERK_WEBHOOK_SIGNING_SECRET)");
+    expect(out).toContain("(CLERK_WEBHOOK_SIGNING_SECRET) from the environment");
     expect(out).toContain("npm run send -- user.created --email ana@example.com");
     expect(out).not.toContain(TEST_SECRET.slice(6));
   });

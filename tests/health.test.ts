@@ -113,8 +113,9 @@ describe("GET /api/health", () => {
         db: "up",
         migrations: null,
         error: "not_migrated",
-        fix: "run `npm run db:migrate` with this environment's DATABASE_URL (or redeploy: the build migrates)",
         misconfigured: [],
+        // What to do, named (the dev server's banner and a deployment's check point here).
+        hint: expect.stringContaining("`npm run db:migrate`"),
       });
       // The log says which SQLSTATE: the migrations table does not exist.
       const line = captured.findLast((l) => l.includes('"event":"health"'));

@@ -38,6 +38,19 @@ export function loadLocalEnv(file = ENV_LOCAL, env: Env = process.env): boolean 
   return true;
 }
 
+/** Where a setting's value came from: the process environment or .env.local. */
+export type SettingSource = "environment" | ".env.local";
+
+/**
+ * Where `key` got its value, or undefined when it is unset. Set but empty in the environment
+ * counts as unset, and hides .env.local (as lib/env.ts reads it: "" is unset), so a shell or a test
+ * can switch a setting of the file off with `KEY=`.
+ */
+export function settingSource(key: string, env: Env = process.env): SettingSource | undefined {
+  if (!env[key]?.trim()) return undefined;
+  return fromFile.get(env)?.has(key) ? ".env.local" : "environment";
+}
+
 export interface SecretInfo {
   /** Every configured secret (the variable may hold several, space or comma separated). */
   secrets: string[];
@@ -118,12 +131,18 @@ export function defaultWebhookUrl(env: Env = process.env): string {
 
 const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]", ""]);
 
-export type DbChoice = { kind: "pglite"; dataDir: string } | { kind: "postgres"; url: string };
+export type DbChoice =
+  | { kind: "pglite"; dataDir: string }
+  | { kind: "postgres"; url: string }
+  | { kind: "remote"; url: string; host: string };
 
 /**
  * The dev server's database: embedded PGlite (DATABASE_URL unset; data in PGLITE_DATA_DIR or
- * .data/pglite), or a PostgreSQL server on this machine. Never a remote one: `npm run dev`
- * migrates what it is given, and a Neon URL pasted into .env.local must not be migrated by it.
+ * .data/pglite), a PostgreSQL server on this machine (served through the local SQL endpoint and
+ * migrated, as PGlite is), or any other host: a remote database such as the Neon branch that
+ * `vercel dev` or `vercel env pull` gives the Development environment. A remote one is used as
+ * Vercel uses it, through the production driver, and never migrated by the dev server unless
+ * asked (`npm run dev -- --migrate`): it may be shared, even production's main branch.
  */
 export function chooseDatabase(env: Env = process.env): DbChoice {
   const url = env.DATABASE_URL?.trim();
@@ -142,14 +161,47 @@ export function chooseDatabase(env: Env = process.env): DbChoice {
   if (!/^postgres(ql)?:$/.test(parsed.protocol)) {
     throw new LocalConfigError("DATABASE_URL must be a postgres:// URL.");
   }
-  if (!LOCAL_HOSTS.has(parsed.hostname)) {
+  if (!LOCAL_HOSTS.has(parsed.hostname)) return { kind: "remote", url, host: parsed.hostname };
+  return { kind: "postgres", url };
+}
+
+/**
+ * Whether this process was started by `vercel dev` as its Development Command: the CLI sets
+ * VERCEL_CLI_VERSION in that command's environment (and PORT to a port of its choosing).
+ */
+export function underVercelDev(env: Env = process.env): boolean {
+  return Boolean(env.VERCEL_CLI_VERSION?.trim());
+}
+
+/**
+ * A side server's port: its variable (DEV_SQL_PORT, DEV_CLERK_PORT; 0 picks a free one) when
+ * set; else, under `npm run dev`, a fixed offset of PORT (3001 and 3002 by default), or, under
+ * `vercel dev` (whose PORT is a random one behind its proxy), the same 3001 and 3002, so the
+ * commands the banner prints keep working after a restart. PORT=0 (tests) picks free ones.
+ */
+export function sidePort(
+  variable: "DEV_SQL_PORT" | "DEV_CLERK_PORT",
+  offset: number,
+  apiPort: number,
+  env: Env = process.env,
+): number {
+  const raw = env[variable]?.trim();
+  if (raw) {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) {
+      throw new LocalConfigError(`${variable} must be a port number, not "${raw}"`);
+    }
+    return n;
+  }
+  if (underVercelDev(env)) return 3000 + offset;
+  if (apiPort === 0) return 0;
+  const p = apiPort + offset;
+  if (p > 65535) {
     throw new LocalConfigError(
-      `DATABASE_URL points at ${parsed.hostname}, not at this machine. npm run dev only uses the ` +
-        "embedded PGlite database (DATABASE_URL unset) or a local PostgreSQL server " +
-        "(postgres://postgres@127.0.0.1:5432/<db>); it never migrates a remote database.",
+      `PORT ${apiPort} leaves no room for PORT+${offset}: set ${variable}`,
     );
   }
-  return { kind: "postgres", url };
+  return p;
 }
 
 /** `whsec_MfKQ…aSw`: enough to tell two secrets apart, not enough to sign with. */

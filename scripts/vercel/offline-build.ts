@@ -60,31 +60,36 @@ export interface OfflineBuildOptions {
 }
 
 /**
- * A fresh copy of the repository in a new temporary folder, as a clone would have it, with
- * `overrides` (path -> content) written over it, and node_modules hard-linked from ours.
+ * A fresh copy of the repository, as a clone would have it (no .env.local, no .data, no .vercel),
+ * with our node_modules hard-linked into it, in a new temporary folder.
  */
-export function copyRepository(prefix: string, overrides: Record<string, string> = {}): string {
+export function freshRepositoryCopy(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   for (const f of repositoryFiles()) {
     mkdirSync(dirname(join(dir, f)), { recursive: true });
     cpSync(join(ROOT, f), join(dir, f));
   }
-  for (const [f, content] of Object.entries(overrides)) {
-    writeFileSync(join(dir, f), content);
-  }
   execFileSync("cp", ["-al", join(ROOT, "node_modules"), join(dir, "node_modules")]);
   return dir;
 }
 
-/** Async on purpose: the build may migrate through a SQL endpoint served by the caller's process. */
-export async function offlineVercelBuild(opts: OfflineBuildOptions = {}): Promise<OfflineBuild> {
-  const dir = copyRepository("cns-vercel-build-", opts.overrides);
-  mkdirSync(join(dir, ".vercel"));
-  writeFileSync(join(dir, ".vercel", "project.json"), JSON.stringify(PROJECT_JSON));
-  const cli = execFileSync(join(ROOT, "scripts", "ci", "vercel-cli.sh"), {
+/** The pinned Vercel CLI's entry (vc.js), installed into the cache folder on first use. */
+export function vercelCli(): string {
+  return execFileSync(join(ROOT, "scripts", "ci", "vercel-cli.sh"), {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   }).trim();
+}
+
+/** Async on purpose: the build may migrate through a SQL endpoint served by the caller's process. */
+export async function offlineVercelBuild(opts: OfflineBuildOptions = {}): Promise<OfflineBuild> {
+  const dir = freshRepositoryCopy("cns-vercel-build-");
+  for (const [f, content] of Object.entries(opts.overrides ?? {})) {
+    writeFileSync(join(dir, f), content);
+  }
+  mkdirSync(join(dir, ".vercel"));
+  writeFileSync(join(dir, ".vercel", "project.json"), JSON.stringify(PROJECT_JSON));
+  const cli = vercelCli();
   const child = spawn(process.execPath, [cli, "build", "--yes"], {
     cwd: dir,
     env: {
