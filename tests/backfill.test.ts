@@ -407,6 +407,7 @@ describe("dry run", () => {
     expect(result.counts).toEqual({
       created: 2,
       linked: 2,
+      claimed: 0,
       conflict: 1,
       applied: 6,
       stale: 6,
