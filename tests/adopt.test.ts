@@ -225,6 +225,26 @@ describe("db:adopt on a camelCase app database (no Clerk column)", () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain("blockers: none");
     expect(ok.stdout).toContain("adoptable: npm run db:adopt -- --apply");
+
+    // --welcome-existing: profiles from before adoption get their welcome too.
+    const file = join(tempDir("map-"), "mapping.ts");
+    const applied = await runAdopt(
+      getDb(),
+      options(["--apply", "--welcome-existing", "--json"], file),
+    );
+    expect(applied.code).toBe(0);
+    expect(JSON.parse(applied.stdout)).toMatchObject({
+      applied: true,
+      welcomeAfterMentoradoId: 0,
+      mappingFile: file,
+      blockers: [],
+    });
+    expect(await rows(`select welcome_after_mentorado_id as n from clerk_sync.adoption`)).toEqual([
+      { n: 0 },
+    ]);
+    const report = await runAdopt(getDb(), options());
+    expect(report.code).toBe(0);
+    expect(report.stdout).toMatch(/^already adopted \(/);
   });
 });
 
@@ -279,6 +299,7 @@ describe.each(["camel", "snake"] as const)("db:adopt --apply on the %s fixture",
     const objectsBefore = await schemaObjects();
     const rowsBefore = await appRows(APP_COLUMNS[naming]);
     const dumpBefore = pgMode && fresh?.url ? await pgDump(fresh.url) : "";
+    if (pgMode) expect(dumpBefore).toContain("CREATE TABLE public.mentorados");
     const columnsBefore = {
       users: await columnsOf("users"),
       mentorados: await columnsOf("mentorados"),
@@ -472,7 +493,10 @@ describe("db:adopt's command line", () => {
         },
         [],
       );
-      expect(unreachable.code).toBe(2);
+      expect(unreachable).toMatchObject({
+        code: 2,
+        stderr: `db:adopt: cannot reach the database host 127.0.0.1:${port} (ECONNREFUSED): check the host in DATABASE_URL and the network\n`,
+      });
     }
   });
 });

@@ -47,7 +47,7 @@ export async function runAdopt(db: Db, options: AdoptOptions): Promise<Output> {
   }
   const result = await apply(db, options);
   if (result.plan.argumentProblems.length) return badArguments(result.plan.argumentProblems);
-  const report = options.json ? "" : `${reportText(result.plan)}\n\n`;
+  const report = options.json ? "" : `${reportText(result.plan, result.kind === "blocked")}\n\n`;
   switch (result.kind) {
     case "blocked":
       return options.json
@@ -104,6 +104,11 @@ async function connect(env: NodeJS.ProcessEnv): Promise<Connection> {
   const { openBackend } = await import("../local/sql-backends.js");
   const { startSqlEndpoint } = await import("../local/sql-endpoint.js");
   const backend = await openBackend({ databaseUrl: env.DATABASE_URL as string, poolSize: 2 });
+  // Asked directly first: through the endpoint, a refused connection is only an HTTP 500.
+  await backend.query({ query: "select 1", params: [] }).catch(async (err: unknown) => {
+    await backend.close();
+    throw err;
+  });
   const endpoint = await startSqlEndpoint({ backend, port: 0, host: "127.0.0.1" });
   env.NEON_LOCAL_FETCH_ENDPOINT = endpoint.url;
   return {

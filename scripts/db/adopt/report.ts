@@ -37,7 +37,8 @@ const indent = (text: string, by = "    ") =>
     .map((l) => (l ? by + l : l))
     .join("\n");
 
-export function reportText(plan: Plan): string {
+/** `verdict`: end with whether it is adoptable (not after --apply, which says what it did). */
+export function reportText(plan: Plan, verdict = true): string {
   const out: string[] = [];
   if (plan.alreadyAdopted)
     out.push(`already adopted (${plan.alreadyAdopted.adoptedAt}): --apply changes nothing`, "");
@@ -88,6 +89,7 @@ export function reportText(plan: Plan): string {
     indent(sqlScript(plan.inverse)),
     "",
   );
+  if (!verdict) return out.join("\n").trimEnd();
   out.push(
     plan.blockers.length
       ? `not adoptable: resolve the ${plan.blockers.length} blocker(s) above, then run npm run db:adopt again`
