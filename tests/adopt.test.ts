@@ -2,7 +2,7 @@
 // own Drizzle migrations (applied with drizzle-orm's own migrator, dated after ours) and people,
 // in camelCase (no Clerk column at all) and snake_case (a Clerk id column of its own). Each case
 // runs on a database of its own (tests/helpers/fresh-database.ts), through the production driver.
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -14,7 +14,7 @@ import { migrate as drizzleMigrate } from "drizzle-orm/neon-http/migrator";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
 import { MIGRATIONS } from "../drizzle/migrations.js";
 import { getDb } from "../lib/db.js";
-import { inspect } from "../scripts/db/adopt/apply.js";
+import { DEFAULT_MAPPING_FILE, inspect, mappingModule } from "../scripts/db/adopt/apply.js";
 import { type AdoptOptions, ArgumentError, parseAdoptArgs } from "../scripts/db/adopt/args.js";
 import { sqlStatements } from "../scripts/db/adopt/plan.js";
 import { runAdopt } from "../scripts/db/adopt.js";
@@ -338,6 +338,13 @@ describe.each(["camel", "snake"] as const)("db:adopt --apply on the %s fixture",
       naming === "camel" ? `clerk_id: "clerkId",` : `clerk_id: "clerk_id",`,
     );
     expect(mappingText).toContain(`erase: { users: ["name"] },`);
+    // As drizzle/mapping.ts, it is what Biome would write (npm run lint passes once committed).
+    const formatted = spawnSync(
+      join(REPO, "node_modules", ".bin", "biome"),
+      ["format", "--stdin-file-path=drizzle/mapping.ts"],
+      { cwd: REPO, input: mappingModule(plan.mapping, DEFAULT_MAPPING_FILE), encoding: "utf8" },
+    );
+    expect(formatted.stdout).toBe(mappingModule(plan.mapping, DEFAULT_MAPPING_FILE));
 
     // Again: nothing changes, the same mapping file.
     const objectsAfter = await schemaObjects();
@@ -422,6 +429,15 @@ describe("db:adopt on the snake_case fixture", () => {
     expect(more.blockers[3]?.fix).toContain("drop index");
     expect(more.warnings).toEqual([
       expect.stringMatching(/^legacy users 2, 5 share one email identity/),
+    ]);
+    // An explicit name: found under it, or added under it.
+    const named = await inspect(
+      getDb(),
+      options(["--column", "users.username=name", "--column", "users.image_url=avatar"]),
+    );
+    expect(named.tables.users.columns.filter((c) => "via" in c && c.via === "--column")).toEqual([
+      { ours: "username", status: "found", name: "name", type: "text", via: "--column" },
+      { ours: "image_url", status: "missing", name: "avatar", via: "--column", addType: "text" },
     ]);
     expect((await runAdopt(getDb(), options(["--erase", "users.nope"]))).code).toBe(2);
     expect((await runAdopt(getDb(), options(["--erase", "users.email"]))).code).toBe(2);
