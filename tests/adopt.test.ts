@@ -348,9 +348,10 @@ describe.each(["camel", "snake"] as const)("db:adopt --apply on the %s fixture",
 
     // Again: nothing changes, the same mapping file.
     const objectsAfter = await schemaObjects();
-    const again = await runAdopt(db, options(["--apply"], file));
+    const again = await runAdopt(db, options(["--apply", "--erase", "users.role"], file));
     expect(again).toMatchObject({ code: 0 });
-    expect(again.stdout).toContain("already adopted");
+    expect(again.stdout).toContain("already adopted: nothing changed");
+    expect(again.stdout).toContain("--column and --erase given now are not used");
     expect(await schemaObjects()).toEqual(objectsAfter);
     expect(readFileSync(file, "utf8")).toBe(mappingText);
     expect(

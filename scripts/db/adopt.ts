@@ -62,7 +62,12 @@ export async function runAdopt(db: Db, options: AdoptOptions): Promise<Output> {
         code: 0,
         stdout: options.json
           ? json({ applied: false, alreadyAdopted: true, mappingFile: result.mappingFile })
-          : `already adopted: nothing changed; ${result.mappingFile} written again from the stored mapping\n`,
+          : `already adopted: nothing changed; ${result.mappingFile} written again from the stored mapping\n${
+              options.erase.length ||
+              Object.keys({ ...options.overrides.users, ...options.overrides.mentorados }).length
+                ? "--column and --erase given now are not used: to change the mapping, undo the adoption first (--undo) and adopt again\n"
+                : ""
+            }`,
         stderr: "",
       };
     case "applied":
