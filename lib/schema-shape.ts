@@ -12,8 +12,8 @@ import { MAPPING } from "../drizzle/mapping.js";
 import { OWN_SCHEMA } from "../drizzle/schema.js";
 import { type MentoradoColumn, qualified, type UserColumn } from "./mapping.js";
 
-type Category = "string" | "boolean" | "datetime" | "integer" | "jsonb";
-const TYPCATEGORY: Record<Category, string> = {
+export type Category = "string" | "boolean" | "datetime" | "integer" | "jsonb";
+export const TYPCATEGORY: Record<Category, string> = {
   string: "S",
   boolean: "B",
   datetime: "D",
@@ -28,7 +28,7 @@ interface RequiredTable {
   columns: Record<string, Category>;
 }
 
-const USER_TYPES: Record<UserColumn, Category> = {
+export const USER_TYPES: Record<UserColumn, Category> = {
   id: "integer",
   clerk_id: "string",
   email: "string",
@@ -42,7 +42,7 @@ const USER_TYPES: Record<UserColumn, Category> = {
   deleted_at: "datetime",
   updated_at: "datetime",
 };
-const MENTORADO_TYPES: Record<MentoradoColumn, Category> = {
+export const MENTORADO_TYPES: Record<MentoradoColumn, Category> = {
   id: "integer",
   user_id: "integer",
   nome_completo: "string",

@@ -15,6 +15,7 @@ import { MIGRATIONS } from "../drizzle/migrations.js";
 import { getDb } from "../lib/db.js";
 import { migrate } from "../scripts/db/migrate.js";
 import { buildUser, userEvent } from "./fixtures/clerk.js";
+import { schemaObjects } from "./helpers/catalog.js";
 import { type FreshDatabase, freshDatabase } from "./helpers/fresh-database.js";
 import { call, signedRequest } from "./helpers/webhook.js";
 
@@ -73,28 +74,8 @@ async function exec(...statements: string[]): Promise<void> {
 }
 
 /** Every object of a schema (tables, columns, constraints, indexes, functions). */
-async function publicObjects(schema = "public"): Promise<string[]> {
-  const r = await rows<{ o: string }>(`select o from (
-    select 'rel ' || c.relname || ' ' || c.relkind::text as o from pg_class c
-      where c.relnamespace = '${schema}'::regnamespace
-    union all
-    select 'col ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
-        || case when a.attnotnull then ' not null' else '' end
-        || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
-      from pg_attribute a join pg_class c on c.oid = a.attrelid
-      left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
-      where c.relnamespace = '${schema}'::regnamespace and a.attnum > 0 and not a.attisdropped
-    union all
-    select 'con ' || conname || ' ' || pg_get_constraintdef(oid) from pg_constraint
-      where connamespace = '${schema}'::regnamespace
-    union all
-    select 'idx ' || pg_get_indexdef(i.indexrelid) from pg_index i
-      join pg_class c on c.oid = i.indrelid where c.relnamespace = '${schema}'::regnamespace
-    union all
-    select 'fn ' || p.oid::regprocedure::text from pg_proc p
-      where p.pronamespace = '${schema}'::regnamespace
-  ) s order by o`);
-  return r.map((x) => x.o);
+function publicObjects(schema = "public"): Promise<string[]> {
+  return schemaObjects(schema, { triggers: false });
 }
 
 /** Every row of the given tables, as JSON text, for "identical before and after". */
