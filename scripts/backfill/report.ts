@@ -1,4 +1,4 @@
-// The dry run: reads Clerk's users page by page and compares them with the database, writing
+// The dry run: reads Clerk's users page by page (by cursor, as the backfill: pages.ts) and compares them with the database, writing
 // nothing (no ledger rows, no sync_runs row). Per page, the users' (clerk_id, updated_at, verified
 // primary email) travel as ONE jsonb parameter to ONE read-only query that answers the page's
 // counts; the counts add up across pages (Clerk never lists a user or an email address twice), and
@@ -48,6 +48,8 @@ export interface DryRunInput {
   dbRetry?: RetryPolicy;
   onProgress?: (p: { usersSeen: number; total: number; pages: number }) => void;
   onInvalid?: (u: InvalidUser) => void;
+  /** A line for the operator (the cursor's fallback to offsets). */
+  onNote?: (line: string) => void;
 }
 
 type PageCounts = {
@@ -106,10 +108,17 @@ export async function runDryRun(input: DryRunInput): Promise<ReconciliationRepor
     invalid: 0,
   };
   let pages = 0;
+  const filter = createdAfter === undefined ? {} : { createdAfter };
+  // The progress bar's total only: the report's own figures are what the pages list.
+  const total = input.onProgress ? await clerk.countUsers(filter) : 0;
   for await (const page of listPages(clerk, {
     limit: input.batch ?? MAX_BATCH,
-    startOffset: 0,
-    ...(createdAfter === undefined ? {} : { createdAfter }),
+    start: { cursor: null, offset: 0 },
+    ...filter,
+    onCursorRefused: (reason) =>
+      input.onNote?.(
+        `dry run: Clerk refused the starting_after cursor (${reason}); paging by offset`,
+      ),
   })) {
     pages++;
     report.clerkUsers += page.listed;
@@ -126,7 +135,7 @@ export async function runDryRun(input: DryRunInput): Promise<ReconciliationRepor
     });
     if (items.length > 0) {
       const r = await withRetry(
-        `compare users at offset ${page.offset}`,
+        `compare users after ${page.from.offset}`,
         () => db.execute<PageCounts>(pageQuery(items)),
         dbRetry,
       );
@@ -139,8 +148,8 @@ export async function runDryRun(input: DryRunInput): Promise<ReconciliationRepor
       report.conflicts += c.conflicts;
     }
     input.onProgress?.({
-      usersSeen: page.nextOffset,
-      total: Math.max(page.totalCount, page.nextOffset),
+      usersSeen: page.next.offset,
+      total: page.last ? page.next.offset : Math.max(total, page.next.offset + 1),
       pages,
     });
   }
