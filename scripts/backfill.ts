@@ -10,6 +10,7 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { clerkSource } from "./backfill/clerk.js";
+import { type CtrlC, handleCtrlC } from "./backfill/ctrl-c.js";
 import { scriptConfig } from "./backfill/env.js";
 import { createProgress } from "./backfill/progress.js";
 import { type InstanceKind, runLimit } from "./backfill/rate-limit.js";
@@ -109,6 +110,36 @@ function countsLine(c: Counts): string {
 export async function main(argv: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(`${s}\n`);
   const err = (s: string) => process.stderr.write(`${s}\n`);
+  // First thing, so that no Ctrl-C meets a run without its handler (scripts/backfill/ctrl-c.ts).
+  // The dry run writes nothing: a press there quits at once.
+  const onPress: Interrupt = { quitAtOnce: false, note: err };
+  const ctrlC = handleCtrlC({
+    first: () => {
+      if (onPress.quitAtOnce) process.exit(130);
+      onPress.note("backfill: stopping after the current page (Ctrl-C again to quit now)");
+    },
+    again: () => process.exit(130),
+  });
+  try {
+    return await run(argv, out, err, ctrlC, onPress);
+  } finally {
+    ctrlC.dispose();
+  }
+}
+
+/** What a first Ctrl-C does, settled as the run takes shape. */
+interface Interrupt {
+  quitAtOnce: boolean;
+  note: (line: string) => void;
+}
+
+async function run(
+  argv: string[],
+  out: (s: string) => void,
+  err: (s: string) => void,
+  ctrlC: CtrlC,
+  onPress: Interrupt,
+): Promise<number> {
   let args: Args | "help";
   try {
     args = parse(argv);
@@ -127,6 +158,12 @@ export async function main(argv: string[]): Promise<number> {
 
   const label = args.dryRun ? "dry run" : "backfill";
   let progress = createProgress({ label });
+  onPress.quitAtOnce = args.dryRun;
+  onPress.note = (line) => progress.note(line);
+  if (ctrlC.requested) {
+    err(`${label}: interrupted before it started; nothing written`);
+    return 130;
+  }
   const retry: RetryPolicy = {
     ...DEFAULT_RETRY,
     retries: args.retries,
@@ -166,13 +203,6 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
-  let stopping = false;
-  const onSigint = () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    progress.note(`${label}: stopping after the current page (Ctrl-C again to quit now)`);
-  };
-  process.on("SIGINT", onSigint);
   try {
     let first = true;
     let resumedAt = 0;
@@ -185,7 +215,7 @@ export async function main(argv: string[]): Promise<number> {
       dbRetry: retry,
       onInvalid,
       onNote,
-      shouldStop: () => stopping,
+      shouldStop: () => ctrlC.requested,
       onProgress: (p) => {
         if (first && p.resumedAt > 0) {
           resumedAt = p.resumedAt;
@@ -233,8 +263,6 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     throw e;
-  } finally {
-    process.off("SIGINT", onSigint);
   }
 }
 

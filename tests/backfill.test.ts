@@ -10,6 +10,7 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { syncRuns } from "../drizzle/schema.js";
 import { getDb } from "../lib/db.js";
 import { clerkSource } from "../scripts/backfill/clerk.js";
+import { CLERK_RATE_LIMITS, runLimit } from "../scripts/backfill/rate-limit.js";
 import { runDryRun } from "../scripts/backfill/report.js";
 import { DEFAULT_RETRY, type RetryPolicy } from "../scripts/backfill/retry.js";
 import { BackfillStopped, NothingToResume, runBackfill } from "../scripts/backfill/run.js";
@@ -293,13 +294,7 @@ describe("backfill", () => {
         if (reason.includes("502") && a.faults.failNext === 0) a.faults.resetNext = 2;
       },
     });
-    const result = await runBackfill({
-      db: getDb(),
-      clerk,
-      defaultTurma: TURMA,
-      options: { batch: 100 },
-      dbRetry: FAST,
-    });
+    const result = await backfill(a, { clerk, options: { batch: 100 } });
     expect(result).toMatchObject({ status: "finished", usersSeen: 600 });
     expect((await getDb().execute(sql`select 1 from users`)).rows).toHaveLength(600);
     expect(a.stats.rateLimited).toBeGreaterThan(0);
@@ -361,6 +356,59 @@ function deleteAroundBoundaries(users: ClerkUserJson[]) {
   };
   return { deleted, onList };
 }
+
+describe("Clerk's rate limit", () => {
+  it("keeps a run under the instance's limit: no 429 at all", async () => {
+    expect(runLimit("production")).toEqual({ requests: 900, windowMs: 10_000 });
+    expect(runLimit("development")).toEqual({ requests: 90, windowMs: 10_000 });
+    expect(CLERK_RATE_LIMITS.production.requests).toBe(1000);
+    // The same proportions on a 1 s window: 50 pages and a count, over two windows and more.
+    const a = await standIn(generateUsers(1000), { requests: 20, windowMs: 1000 });
+    const clerk = clerkSource({
+      secretKey: a.secretKey,
+      apiUrl: a.url,
+      retry: FAST,
+      rateLimit: { requests: 18, windowMs: 1000 },
+    });
+    const result = await backfill(a, { clerk, options: { batch: 20 } });
+    expect(result).toMatchObject({ status: "finished", usersSeen: 1000, pages: 51 });
+    expect(a.stats).toMatchObject({ rateLimited: 0, listRequests: 51, countRequests: 1 });
+  });
+
+  it("waits out each 429 for its Retry-After without spending an attempt (--retries 0 finishes)", async () => {
+    const a = await standIn(generateUsers(500), { requests: 3, windowMs: 1000 });
+    const waits: { reason: string; ms: number }[] = [];
+    const clerk = clerkSource({
+      secretKey: a.secretKey,
+      apiUrl: a.url,
+      retry: { ...FAST, retries: 0, onWait: (w) => waits.push(w) },
+      rateLimit: null,
+    });
+    const result = await backfill(a, { clerk, options: { batch: 50 } });
+    expect(result).toMatchObject({ status: "finished", usersSeen: 500 });
+    expect(a.stats.rateLimited).toBeGreaterThan(0);
+    const limited = waits.filter((w) => w.reason.includes("429"));
+    expect(limited.length).toBe(a.stats.rateLimited);
+    // The stand-in says Retry-After: 1 (whole seconds, as Clerk): never retried sooner.
+    for (const w of limited) expect(w.ms).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("takes --instance development, refuses another kind", async () => {
+    const a = await standIn(generateUsers(10));
+    const env = {
+      CLERK_SECRET_KEY: a.secretKey,
+      CLERK_API_URL: a.url,
+      DATABASE_URL: LOCAL_DATABASE_URL,
+      NEON_LOCAL_FETCH_ENDPOINT: inject("sqlEndpoint"),
+    };
+    const bad = await cli("scripts/backfill.ts", ["--instance", "staging"], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("--instance must be production or development");
+    const ok = await cli("scripts/backfill.ts", ["--instance", "development", "--json"], env);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ status: "finished", usersSeen: 10 });
+  });
+});
 
 describe("a deletion in Clerk during the run", () => {
   it("misses no one with the cursor: every user still in Clerk is synced in one run", async () => {

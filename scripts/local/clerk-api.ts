@@ -77,6 +77,8 @@ export interface ClerkApiOptions {
   control?: boolean;
   /** How starting_after is met: as documented (default), refused with a 422, or ignored. */
   cursor?: "supported" | "refused" | "ignored";
+  /** Latency of every GET /v1/users answer, in ms (a slow page, for the Ctrl-C tests). */
+  listLatencyMs?: number;
   /** Added latency of an offset page: `msPer1000` for each 1,000 users it skips. */
   offsetCost?: { msPer1000: number } | null;
   /** Called before each GET /v1/users is answered (tests change the users mid-run with it). */
@@ -384,7 +386,10 @@ export async function startClerkApi(opts: ClerkApiOptions = {}): Promise<ClerkAp
     if (cursor !== null) stats.cursorPages++;
     else if (offset > 0) stats.offsetPages++;
     const cost = cursor === null ? (opts.offsetCost?.msPer1000 ?? 0) * (offset / 1000) : 0;
-    return { body: `[${page.map((e) => e.json).join(",")}]`, delayMs: cost };
+    return {
+      body: `[${page.map((e) => e.json).join(",")}]`,
+      delayMs: cost + (opts.listLatencyMs ?? 0),
+    };
   }
 
   function route(req: IncomingMessage, res: ServerResponse, url: URL): void {
