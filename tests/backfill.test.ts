@@ -564,6 +564,7 @@ describe("dry run", () => {
       // dry+8, dry+9, dry+12, ninguem, and the tombstoned user's profile (unlinked by deletion).
       unlinkedMentorados: 5,
       invalid: 1,
+      inSync: false,
     };
 
     const before = await snapshot();

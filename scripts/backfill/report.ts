@@ -38,6 +38,9 @@ export interface ReconciliationReport {
   unlinkedMentorados: number;
   /** Users the webhook's schema refuses too (reported by id, never applied). */
   invalid: number;
+  /** Nothing a backfill would change: no user missing or stale, no profile waiting for its
+   *  user, none invalid. Conflicts and users Clerk no longer lists are for a person to decide. */
+  inSync: boolean;
 }
 
 export interface DryRunInput {
@@ -106,6 +109,7 @@ export async function runDryRun(input: DryRunInput): Promise<ReconciliationRepor
     conflicts: 0,
     unlinkedMentorados: 0,
     invalid: 0,
+    inSync: false,
   };
   let pages = 0;
   const filter = createdAfter === undefined ? {} : { createdAfter };
@@ -165,6 +169,11 @@ export async function runDryRun(input: DryRunInput): Promise<ReconciliationRepor
   report.dbUsers = t.live;
   report.unlinkedMentorados = t.unlinked;
   report.notInClerk = since === null ? Math.max(0, t.live - report.inBoth) : null;
+  report.inSync =
+    report.missing === 0 &&
+    report.stale === 0 &&
+    report.mentoradosMatchingClerkEmail === 0 &&
+    report.invalid === 0;
   return report;
 }
 
@@ -186,5 +195,8 @@ export function formatReport(r: ReconciliationReport): string {
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const head = `reconciliation report${r.since ? ` (users created after ${r.since})` : ""}`;
-  return [head, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join("\n");
+  const verdict = r.inSync
+    ? "in sync"
+    : `not in sync: ${r.missing} missing, ${r.stale} stale, ${r.mentoradosMatchingClerkEmail} profiles waiting, ${r.invalid} invalid`;
+  return [head, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), verdict].join("\n");
 }

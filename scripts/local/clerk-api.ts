@@ -29,6 +29,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildUser, type ClerkUserJson, type Json } from "../../tests/fixtures/clerk.js";
+import { rng } from "../../tests/fixtures/random.js";
 import { listen } from "./listen.js";
 
 export const LOCAL_CLERK_SECRET_KEY = "sk_test_local_clerk_api_stand_in_0000000000";
@@ -83,6 +84,70 @@ export interface ClerkApiOptions {
   offsetCost?: { msPer1000: number } | null;
   /** Called before each GET /v1/users is answered (tests change the users mid-run with it). */
   onList?: (q: URLSearchParams) => void;
+  /** Users made on demand instead of stored (the million-user bench): listed by +created_at. */
+  generated?: GeneratedUsers;
+}
+
+interface Listing {
+  length: number;
+  /** The JSON of the users at [from, to) of the listing. */
+  slice(from: number, to: number): string[];
+  /** Index of the first user after the cursor's (a starting_after page). */
+  after(cursor: string, offset: number): number;
+}
+
+/** Users that exist only as a function of their index: a million of them cost no memory. */
+export interface GeneratedUsers {
+  count: number;
+  /** User i, oldest first: created_at strictly increases with i. */
+  user(i: number): ClerkUserJson;
+  createdAt(i: number): number;
+  /** The index of an id of this set, else undefined. */
+  indexOf(id: string): number | undefined;
+}
+
+/** GET /v1/users over generated users: +created_at, created_at_after, offset or starting_after. */
+function generatedListing(g: GeneratedUsers, q: URLSearchParams, forCount: boolean): Listing {
+  // A count does not depend on the order.
+  const order = q.get("order_by") ?? (forCount ? "+created_at" : "-created_at");
+  const unsupported = [...q.keys()].find(
+    (k) => !["limit", "offset", "order_by", "starting_after", "created_at_after"].includes(k),
+  );
+  if (!["+created_at", "created_at"].includes(order) || unsupported)
+    throw new ApiError(
+      422,
+      "form_param_value_invalid",
+      "generated users are listed by +created_at, with created_at_after only",
+      { param_name: unsupported ?? "order_by" },
+    );
+  const after = msParam(q, "created_at_after");
+  // The first index listed: created_at increases with the index, so a binary search finds it.
+  let first = 0;
+  if (after !== undefined) {
+    let hi = g.count;
+    while (first < hi) {
+      const mid = (first + hi) >>> 1;
+      if (g.createdAt(mid) <= after) first = mid + 1;
+      else hi = mid;
+    }
+  }
+  return {
+    length: g.count - first,
+    slice: (from, to) => {
+      const out: string[] = [];
+      for (let i = first + from; i < Math.min(first + to, g.count); i++)
+        out.push(JSON.stringify(g.user(i)));
+      return out;
+    },
+    after: (cursor, offset) => {
+      const i = g.indexOf(cursor);
+      if (offset !== 0 || i === undefined)
+        throw new ApiError(422, "form_param_value_invalid", "starting_after is not usable here", {
+          param_name: "starting_after",
+        });
+      return Math.max(0, i + 1 - first);
+    },
+  };
 }
 
 export interface ClerkApi {
@@ -379,17 +444,34 @@ export async function startClerkApi(opts: ClerkApiOptions = {}): Promise<ClerkAp
         "starting_after is not a valid parameter for this request",
         { param_name: "starting_after" },
       );
+    const list = listing(q);
     const start =
-      cursor !== null && opts.cursor !== "ignored" ? afterCursor(q, cursor, offset) : offset;
-    const page = view(q).slice(start, start + limit);
+      cursor !== null && opts.cursor !== "ignored" ? list.after(cursor, offset) : offset;
+    const page = list.slice(start, start + limit);
     stats.listServed++;
     if (cursor !== null) stats.cursorPages++;
     else if (offset > 0) stats.offsetPages++;
     const cost = cursor === null ? (opts.offsetCost?.msPer1000 ?? 0) * (offset / 1000) : 0;
     return {
-      body: `[${page.map((e) => e.json).join(",")}]`,
+      body: `[${page.join(",")}]`,
       delayMs: cost + (opts.listLatencyMs ?? 0),
     };
+  }
+
+  /** The users a GET /v1/users (or its count) lists, as serialized JSON. */
+  function listing(q: URLSearchParams, forCount = false): Listing {
+    if (opts.generated) return generatedListing(opts.generated, q, forCount);
+    const list = view(q);
+    return {
+      length: list.length,
+      slice: (from, to) => list.slice(from, to).map((e) => e.json),
+      after: (cursor, offset) => afterCursor(q, cursor, offset),
+    };
+  }
+
+  function generatedJson(id: string): string | undefined {
+    const i = opts.generated?.indexOf(id);
+    return i === undefined ? undefined : JSON.stringify(opts.generated!.user(i));
   }
 
   function route(req: IncomingMessage, res: ServerResponse, url: URL): void {
@@ -405,15 +487,20 @@ export async function startClerkApi(opts: ClerkApiOptions = {}): Promise<ClerkAp
     }
     if (path === "/v1/users/count") {
       stats.countRequests++;
-      send(res, 200, JSON.stringify({ object: "total_count", total_count: view(q).length }));
+      send(
+        res,
+        200,
+        JSON.stringify({ object: "total_count", total_count: listing(q, true).length }),
+      );
       return;
     }
     const m = /^\/v1\/users\/([^/]+)$/.exec(path);
     if (m) {
       stats.getRequests++;
-      const entry = entries.get(decodeURIComponent(m[1]!));
-      if (!entry) throw new ApiError(404, "resource_not_found", "User not found");
-      send(res, 200, entry.json);
+      const id = decodeURIComponent(m[1]!);
+      const json = entries.get(id)?.json ?? generatedJson(id);
+      if (json === undefined) throw new ApiError(404, "resource_not_found", "User not found");
+      send(res, 200, json);
       return;
     }
     throw new ApiError(404, "resource_not_found", "Not found");
@@ -534,34 +621,67 @@ export async function startClerkApi(opts: ClerkApiOptions = {}): Promise<ClerkAp
  * user i's id is `user_<idPrefix><i>` (stable across restarts, so docs can name one); otherwise
  * ids are random, as Clerk's are.
  */
-export function generateUsers(
-  n: number,
-  opts: { start?: number; prefix?: string; stepMs?: number; idPrefix?: string } = {},
-): ClerkUserJson[] {
+export function generateUsers(n: number, opts: GenerateOptions = {}): ClerkUserJson[] {
+  const users: ClerkUserJson[] = [];
+  for (let i = 0; i < n; i++) users.push(buildUser(generatedSpec(i, opts)));
+  return users;
+}
+
+interface GenerateOptions {
+  start?: number;
+  prefix?: string;
+  stepMs?: number;
+  idPrefix?: string;
+}
+
+/** The spec of generateUsers' user i. */
+function generatedSpec(i: number, opts: GenerateOptions & { id?: string; seed?: number }) {
+  const createdAt = (opts.start ?? Date.UTC(2024, 0, 1)) + i * (opts.stepMs ?? 60_000);
+  const prefix = opts.prefix ?? "member";
+  const kind = i % 20;
+  const id = opts.id ?? (opts.idPrefix === undefined ? undefined : `user_${opts.idPrefix}${i}`);
+  return {
+    ...(id === undefined ? {} : { id }),
+    ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+    email: kind === 19 ? null : `${prefix}+${i}@example.test`,
+    verified: kind !== 18,
+    phone: kind === 19 ? `+5511900${String(i).padStart(6, "0")}` : null,
+    google: kind === 17,
+    firstName: kind === 16 ? null : `Nome${i}`,
+    lastName: kind === 16 ? null : `Sobrenome${i}`,
+    username: kind === 16 ? `member${i}` : null,
+    turma: i % 3 === 0 ? `turma_${i % 7}` : undefined,
+    createdAt,
+    updatedAt: createdAt + 1000 + (i % 50),
+  };
+}
+
+const ID_DIGITS = 8;
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/**
+ * generateUsers' n users, made on demand and the same every time (ids, nested ids, timestamps):
+ * user i's id is a Clerk-shaped `user_` + 27 characters ending in i in base 36, so the stand-in
+ * finds a cursor's place without storing anything.
+ */
+export function generatedUsers(n: number, opts: GenerateOptions = {}): GeneratedUsers {
+  const idOf = (i: number) => {
+    const random = rng(i + 1);
+    let tag = "";
+    for (let k = 0; k < 27 - ID_DIGITS; k++) tag += BASE62[Math.floor(random() * 62)];
+    return `user_${tag}${i.toString(36).padStart(ID_DIGITS, "0")}`;
+  };
   const start = opts.start ?? Date.UTC(2024, 0, 1);
   const step = opts.stepMs ?? 60_000;
-  const prefix = opts.prefix ?? "member";
-  const users: ClerkUserJson[] = [];
-  for (let i = 0; i < n; i++) {
-    const createdAt = start + i * step;
-    const kind = i % 20;
-    users.push(
-      buildUser({
-        ...(opts.idPrefix === undefined ? {} : { id: `user_${opts.idPrefix}${i}` }),
-        email: kind === 19 ? null : `${prefix}+${i}@example.test`,
-        verified: kind !== 18,
-        phone: kind === 19 ? `+5511900${String(i).padStart(6, "0")}` : null,
-        google: kind === 17,
-        firstName: kind === 16 ? null : `Nome${i}`,
-        lastName: kind === 16 ? null : `Sobrenome${i}`,
-        username: kind === 16 ? `member${i}` : null,
-        turma: i % 3 === 0 ? `turma_${i % 7}` : undefined,
-        createdAt,
-        updatedAt: createdAt + 1000 + (i % 50),
-      }),
-    );
-  }
-  return users;
+  return {
+    count: n,
+    user: (i) => buildUser(generatedSpec(i, { ...opts, id: idOf(i), seed: i })),
+    createdAt: (i) => start + i * step,
+    indexOf: (id) => {
+      const i = Number.parseInt(id.slice(-ID_DIGITS), 36);
+      return Number.isInteger(i) && i >= 0 && i < n && idOf(i) === id ? i : undefined;
+    },
+  };
 }
 
 async function main(): Promise<void> {
