@@ -13,7 +13,7 @@ import { clerkSource } from "./backfill/clerk.js";
 import { type CtrlC, handleCtrlC } from "./backfill/ctrl-c.js";
 import { scriptConfig } from "./backfill/env.js";
 import { createProgress } from "./backfill/progress.js";
-import { type InstanceKind, runLimit } from "./backfill/rate-limit.js";
+import { type InstanceKind, RUN_SHARE, runLimit } from "./backfill/rate-limit.js";
 import { formatReport, runDryRun } from "./backfill/report.js";
 import { DEFAULT_RETRY, type RetryPolicy } from "./backfill/retry.js";
 import {
@@ -32,7 +32,7 @@ const USAGE = `usage: npm run backfill -- [options]
   --batch N      users per page and per transaction, 1..${MAX_BATCH} (default ${MAX_BATCH})
   --retries N    retries of a failing request (5xx, network) before stopping (default ${DEFAULT_RETRY.retries})
   --instance K   the Clerk instance's rate limit to stay under: production (1000 requests per 10 s,
-                 the default) or development (100 per 10 s); the run uses ${Math.round(100 * (runLimit("production").requests / 1000))}% of it
+                 the default) or development (100 per 10 s); the run uses ${100 * RUN_SHARE}% of it
 env: CLERK_SECRET_KEY, CLERK_API_URL (optional), DATABASE_URL, DEFAULT_TURMA (optional)`;
 
 class UsageError extends Error {}
