@@ -23,6 +23,7 @@ import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { clerkWebhookEvents, emailOutbox, syncRuns } from "../drizzle/schema.js";
 import type { ReconciliationReport } from "./backfill/report.js";
@@ -256,19 +257,21 @@ async function main(): Promise<void> {
     // Over the whole tables: no SQL deadline (the functions' 8 s is for one event's statements).
     const checks = new pg.Client({ connectionString: url.toString() });
     await checks.connect();
+    const checkQuery =
+      new PgDialect().sqlToQuery(sql`select (select count(*) from users)::int as users,
+      (select count(*) from mentorados)::int as mentorados,
+      (select count(*) from mentorados m join users u on u.id = m.user_id
+        where m.origem = 'pre_registered' and email_key(u.email) = email_key(m.email))::int as linked_pre,
+      (select count(*) from ${emailOutbox})::int as outbox,
+      (select count(*) from mentorados m join users u on u.id = m.user_id
+        where email_key(u.email) <> email_key(m.email))::int as wrong`);
     const rows = await checks.query<{
       users: number;
       mentorados: number;
       linked_pre: number;
       outbox: number;
       wrong: number;
-    }>(`select (select count(*) from users)::int as users,
-      (select count(*) from mentorados)::int as mentorados,
-      (select count(*) from mentorados m join users u on u.id = m.user_id
-        where m.origem = 'pre_registered' and email_key(u.email) = email_key(m.email))::int as linked_pre,
-      (select count(*) from email_outbox)::int as outbox,
-      (select count(*) from mentorados m join users u on u.id = m.user_id
-        where email_key(u.email) <> email_key(m.email))::int as wrong`);
+    }>(checkQuery.sql, checkQuery.params);
     await checks.end();
     const r = rows.rows[0]!;
     // Expected from generateUsers' rules: verified emails are users i with i % 20 < 18.

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { syncRuns } from "../drizzle/schema.js";
+import { clerkWebhookEvents, emailOutbox, syncRuns } from "../drizzle/schema.js";
 import { getDb } from "../lib/db.js";
 import { type ClerkApi, generateUsers, startClerkApi } from "../scripts/local/clerk-api.js";
 import { rng } from "./fixtures/random.js";
@@ -94,7 +94,7 @@ async function until(check: () => Promise<boolean>, exit: Promise<Exit>): Promis
 
 async function truncate(): Promise<void> {
   await getDb().execute(
-    sql`truncate users, mentorados, clerk_webhook_events, email_outbox, ${syncRuns} restart identity cascade`,
+    sql`truncate users, mentorados, ${clerkWebhookEvents}, ${emailOutbox}, ${syncRuns} restart identity cascade`,
   );
 }
 
