@@ -1,4 +1,5 @@
 // npm run backfill -- [--dry-run] [--json] [--resume] [--since ISO] [--batch 500] [--retries 5]
+//   [--instance production|development]
 //
 // Brings every Clerk user into the database with the webhook's own rules (see
 // scripts/backfill/run.ts), or with --dry-run compares Clerk and the database and writes nothing
@@ -9,8 +10,10 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { clerkSource } from "./backfill/clerk.js";
+import { type CtrlC, handleCtrlC } from "./backfill/ctrl-c.js";
 import { scriptConfig } from "./backfill/env.js";
 import { createProgress } from "./backfill/progress.js";
+import { type InstanceKind, RUN_SHARE, runLimit } from "./backfill/rate-limit.js";
 import { formatReport, runDryRun } from "./backfill/report.js";
 import { DEFAULT_RETRY, type RetryPolicy } from "./backfill/retry.js";
 import {
@@ -28,6 +31,8 @@ const USAGE = `usage: npm run backfill -- [options]
   --since ISO    only users created after this instant (e.g. 2025-01-31T00:00:00Z)
   --batch N      users per page and per transaction, 1..${MAX_BATCH} (default ${MAX_BATCH})
   --retries N    retries of a failing request (5xx, network) before stopping (default ${DEFAULT_RETRY.retries})
+  --instance K   the Clerk instance's rate limit to stay under: production (1000 requests per 10 s,
+                 the default) or development (100 per 10 s); the run uses ${100 * RUN_SHARE}% of it
 env: CLERK_SECRET_KEY, CLERK_API_URL (optional), DATABASE_URL, DEFAULT_TURMA (optional)`;
 
 class UsageError extends Error {}
@@ -39,6 +44,7 @@ interface Args {
   since: string | null;
   batch: number | undefined;
   retries: number;
+  instance: InstanceKind;
 }
 
 function parse(argv: string[]): Args | "help" {
@@ -70,11 +76,18 @@ function parse(argv: string[]): Args | "help" {
     since,
     batch: int("batch", values.batch, 1, MAX_BATCH),
     retries: int("retries", values.retries, 0, 20) ?? DEFAULT_RETRY.retries,
+    instance: instanceKind(values.instance),
   };
   if (args.resume && args.dryRun) throw new UsageError("--resume and --dry-run do not mix");
   if (args.resume && (args.since !== null || args.batch !== undefined))
     throw new UsageError("--resume continues with the run's own --since and --batch");
   return args;
+}
+
+function instanceKind(raw: string | undefined): InstanceKind {
+  if (raw === undefined || raw === "production") return "production";
+  if (raw === "development") return "development";
+  throw new UsageError(`--instance must be production or development, got "${raw}"`);
 }
 
 const OPTIONS = {
@@ -84,6 +97,7 @@ const OPTIONS = {
   since: { type: "string" },
   batch: { type: "string" },
   retries: { type: "string" },
+  instance: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -96,6 +110,36 @@ function countsLine(c: Counts): string {
 export async function main(argv: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(`${s}\n`);
   const err = (s: string) => process.stderr.write(`${s}\n`);
+  // First thing, so that no Ctrl-C meets a run without its handler (scripts/backfill/ctrl-c.ts).
+  // The dry run writes nothing: a press there quits at once.
+  const onPress: Interrupt = { quitAtOnce: false, note: err };
+  const ctrlC = handleCtrlC({
+    first: () => {
+      if (onPress.quitAtOnce) process.exit(130);
+      onPress.note("backfill: stopping after the current page (Ctrl-C again to quit now)");
+    },
+    again: () => process.exit(130),
+  });
+  try {
+    return await run(argv, out, err, ctrlC, onPress);
+  } finally {
+    ctrlC.dispose();
+  }
+}
+
+/** What a first Ctrl-C does, settled as the run takes shape. */
+interface Interrupt {
+  quitAtOnce: boolean;
+  note: (line: string) => void;
+}
+
+async function run(
+  argv: string[],
+  out: (s: string) => void,
+  err: (s: string) => void,
+  ctrlC: CtrlC,
+  onPress: Interrupt,
+): Promise<number> {
   let args: Args | "help";
   try {
     args = parse(argv);
@@ -114,6 +158,12 @@ export async function main(argv: string[]): Promise<number> {
 
   const label = args.dryRun ? "dry run" : "backfill";
   let progress = createProgress({ label });
+  onPress.quitAtOnce = args.dryRun;
+  onPress.note = (line) => progress.note(line);
+  if (ctrlC.requested) {
+    err(`${label}: interrupted before it started; nothing written`);
+    return 130;
+  }
   const retry: RetryPolicy = {
     ...DEFAULT_RETRY,
     retries: args.retries,
@@ -124,7 +174,9 @@ export async function main(argv: string[]): Promise<number> {
     secretKey: env.CLERK_SECRET_KEY,
     ...(env.CLERK_API_URL ? { apiUrl: env.CLERK_API_URL } : {}),
     retry,
+    rateLimit: runLimit(args.instance),
   });
+  const onNote = (line: string) => progress.note(line);
   const onInvalid = (u: { id: string; issue: string }) =>
     progress.note(`${label}: skipped Clerk user ${u.id}, not a valid user: ${u.issue}`);
   const started = performance.now();
@@ -138,6 +190,7 @@ export async function main(argv: string[]): Promise<number> {
         since: args.since,
         dbRetry: retry,
         onInvalid,
+        onNote,
         onProgress: (p) => progress.update({ value: p.usersSeen, total: p.total }),
       });
       progress.stop();
@@ -150,13 +203,6 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
-  let stopping = false;
-  const onSigint = () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    progress.note(`${label}: stopping after the current page (Ctrl-C again to quit now)`);
-  };
-  process.on("SIGINT", onSigint);
   try {
     let first = true;
     let resumedAt = 0;
@@ -168,7 +214,8 @@ export async function main(argv: string[]): Promise<number> {
       resume: args.resume,
       dbRetry: retry,
       onInvalid,
-      shouldStop: () => stopping,
+      onNote,
+      shouldStop: () => ctrlC.requested,
       onProgress: (p) => {
         if (first && p.resumedAt > 0) {
           resumedAt = p.resumedAt;
@@ -191,7 +238,7 @@ export async function main(argv: string[]): Promise<number> {
       out(
         `backfill run #${result.runId} ${result.interrupted ? "interrupted" : "finished"}` +
           `${result.resumed ? " (resumed)" : ""}: ${result.usersSeen} users in ${result.pages} pages, ` +
-          `next offset ${result.nextOffset}, ${(ms / 1000).toFixed(1)} s (${rate} users/s)`,
+          `${(ms / 1000).toFixed(1)} s (${rate} users/s)`,
       );
       out(`  ${countsLine(result.counts)}`);
     }
@@ -216,8 +263,6 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     throw e;
-  } finally {
-    process.off("SIGINT", onSigint);
   }
 }
 

@@ -7,9 +7,10 @@ import { fileURLToPath } from "node:url";
 import { createClerkClient } from "@clerk/backend";
 import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { clerkUserSchema } from "../lib/clerk/schemas.js";
+import { syncRuns } from "../drizzle/schema.js";
 import { getDb } from "../lib/db.js";
-import { clerkSource, toSnakeUser } from "../scripts/backfill/clerk.js";
+import { clerkSource } from "../scripts/backfill/clerk.js";
+import { CLERK_RATE_LIMITS, runLimit } from "../scripts/backfill/rate-limit.js";
 import { runDryRun } from "../scripts/backfill/report.js";
 import { DEFAULT_RETRY, type RetryPolicy } from "../scripts/backfill/retry.js";
 import { BackfillStopped, NothingToResume, runBackfill } from "../scripts/backfill/run.js";
@@ -32,13 +33,22 @@ afterEach(async () => {
   api = undefined;
 });
 
-async function standIn(users: ClerkUserJson[], rateLimit?: { requests: number; windowMs: number }) {
-  api = await startClerkApi({ users, rateLimit: rateLimit ?? null });
+async function standIn(
+  users: ClerkUserJson[],
+  rateLimit?: { requests: number; windowMs: number },
+  more: Omit<Parameters<typeof startClerkApi>[0] & {}, "users" | "rateLimit"> = {},
+) {
+  api = await startClerkApi({ users, rateLimit: rateLimit ?? null, ...more });
   return api;
 }
 
 function source(a: ClerkApi, retry: RetryPolicy = FAST) {
   return clerkSource({ secretKey: a.secretKey, apiUrl: a.url, retry });
+}
+
+async function dbClerkIds(): Promise<Set<string>> {
+  const r = await getDb().execute<{ clerk_id: string }>(sql`select clerk_id from users`);
+  return new Set(r.rows.map((row) => row.clerk_id));
 }
 
 function backfill(a: ClerkApi, extra: Partial<Parameters<typeof runBackfill>[0]> = {}) {
@@ -101,12 +111,14 @@ async function runs() {
   const r = await getDb().execute<{
     status: string;
     next_offset: number;
+    next_cursor: string | null;
     pages: number;
     users_seen: number;
     counts: Record<string, number>;
     last_error: string | null;
   }>(
-    sql`select status, next_offset, pages, users_seen, counts, last_error from clerk_sync.sync_runs order by id`,
+    sql`select status, next_offset, next_cursor, pages, users_seen, counts, last_error
+        from ${syncRuns} order by id`,
   );
   return r.rows;
 }
@@ -159,6 +171,12 @@ describe("backfill", () => {
     expect(result!.usersSeen).toBe(EQUIVALENCE_USERS);
     // One round trip per page, plus the run's start and the final read of its row.
     expect(trips).toBe(pages + 2);
+    // One Clerk request per page (by cursor after the first) and ONE count for the whole run.
+    expect(a.stats).toMatchObject({
+      listRequests: pages,
+      cursorPages: pages - 1,
+      countRequests: 1,
+    });
     const { created, linked, conflict, applied } = result!.counts;
     expect(created + linked + conflict + applied).toBe(EQUIVALENCE_USERS);
     expect(conflict).toBe(1);
@@ -253,7 +271,7 @@ describe("backfill", () => {
     const err = await backfill(a, { options: { batch: 100 } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackfillStopped);
     expect((err as BackfillStopped).state).toMatchObject({ nextOffset: 100, pages: 1 });
-    // FAST allows 5 retries: 6 attempts at the failing page (list + count each).
+    // FAST allows 5 retries: 6 attempts at the failing page.
     expect(a.stats.faulted).toBeGreaterThanOrEqual(6);
     a.faults.failAfterListRequests = undefined;
     const done = await backfill(a, { resume: true });
@@ -262,8 +280,8 @@ describe("backfill", () => {
 
   it("survives 429 with Retry-After, transient 5xx and network errors", async () => {
     const users = generateUsers(600);
-    // 7 pages of 100 = 14 requests (list + count each): the limit answers 429 at least once.
-    const a = await standIn(users, { requests: 8, windowMs: 1000 });
+    // 7 pages of 100 and a count = 8 requests: the limit answers 429 at least once.
+    const a = await standIn(users, { requests: 3, windowMs: 1000 });
     a.faults.failNext = 3;
     a.faults.status = 502;
     a.faults.resetNext = 0;
@@ -276,13 +294,7 @@ describe("backfill", () => {
         if (reason.includes("502") && a.faults.failNext === 0) a.faults.resetNext = 2;
       },
     });
-    const result = await runBackfill({
-      db: getDb(),
-      clerk,
-      defaultTurma: TURMA,
-      options: { batch: 100 },
-      dbRetry: FAST,
-    });
+    const result = await backfill(a, { clerk, options: { batch: 100 } });
     expect(result).toMatchObject({ status: "finished", usersSeen: 600 });
     expect((await getDb().execute(sql`select 1 from users`)).rows).toHaveLength(600);
     expect(a.stats.rateLimited).toBeGreaterThan(0);
@@ -307,20 +319,190 @@ describe("backfill", () => {
     expect((await userByClerkId(absent.id))?.deletedAt).toBeNull();
   });
 
-  it("maps @clerk/backend's camelCase User back to the same validated user as its raw JSON", async () => {
-    const users = [
-      ...generateUsers(20),
-      buildUser({ email: "sem.verificacao@example.test", verified: false, turma: "t1" }),
-      buildUser({ email: null, phone: "+5511999990000" }),
-      buildUser({ danglingPrimary: true }),
-    ];
-    const a = await standIn(users);
+  it("lists with the Clerk-API-Version @clerk/backend sends, by starting_after on +created_at", async () => {
+    const a = await standIn(generateUsers(30));
     const client = createClerkClient({ secretKey: a.secretKey, apiUrl: a.url });
-    const { data } = await client.users.getUserList({ limit: 100, orderBy: "+created_at" });
-    expect(data).toHaveLength(users.length);
-    for (const u of data) {
-      expect(clerkUserSchema.parse(toSnakeUser(u))).toEqual(clerkUserSchema.parse(u.raw));
-    }
+    await client.users.getUserList({ limit: 1, orderBy: "+created_at" });
+    const sdkVersion = a.stats.lastApiVersion;
+    expect(sdkVersion).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    a.resetStats();
+    const result = await backfill(a, { options: { batch: 10 } });
+    expect(result).toMatchObject({ status: "finished", usersSeen: 30, pages: 4 });
+    expect(a.stats).toMatchObject({
+      lastApiVersion: sdkVersion,
+      listRequests: 4,
+      cursorPages: 3,
+      offsetPages: 0,
+      countRequests: 1,
+    });
+    expect((await runs())[0]).toMatchObject({ next_offset: 30, next_cursor: expect.any(String) });
+  });
+});
+
+/** Deletes, at the 3rd, 5th and 7th page request of a run of 100-user pages, users around page
+ *  boundaries: the cursor's own user, one already synced (which shifts every later offset), and
+ *  the first and last users of the page about to be listed. */
+function deleteAroundBoundaries(users: ClerkUserJson[]) {
+  const deleted = new Set<string>();
+  let requests = 0;
+  const onList = (q: URLSearchParams) => {
+    requests++;
+    if (![3, 5, 7].includes(requests)) return;
+    const cursor = q.get("starting_after");
+    const at =
+      cursor === null ? Number(q.get("offset")) : users.findIndex((u) => u.id === cursor) + 1;
+    const doomed = [users[at - 1], users[at - 150], users[at], users[at + 99]];
+    for (const u of doomed) if (u && api?.removeUser(u.id)) deleted.add(u.id);
+  };
+  return { deleted, onList };
+}
+
+describe("Clerk's rate limit", () => {
+  it("keeps a run under the instance's limit: no 429 at all", async () => {
+    expect(runLimit("production")).toEqual({ requests: 900, windowMs: 10_000 });
+    expect(runLimit("development")).toEqual({ requests: 90, windowMs: 10_000 });
+    expect(CLERK_RATE_LIMITS.production.requests).toBe(1000);
+    // The same proportions on a 1 s window: 50 pages and a count, over two windows and more.
+    const a = await standIn(generateUsers(1000), { requests: 20, windowMs: 1000 });
+    const clerk = clerkSource({
+      secretKey: a.secretKey,
+      apiUrl: a.url,
+      retry: FAST,
+      rateLimit: { requests: 18, windowMs: 1000 },
+    });
+    const result = await backfill(a, { clerk, options: { batch: 20 } });
+    expect(result).toMatchObject({ status: "finished", usersSeen: 1000, pages: 51 });
+    expect(a.stats).toMatchObject({ rateLimited: 0, listRequests: 51, countRequests: 1 });
+  });
+
+  it("waits out each 429 for its Retry-After without spending an attempt (--retries 0 finishes)", async () => {
+    const a = await standIn(generateUsers(500), { requests: 3, windowMs: 1000 });
+    const waits: { reason: string; ms: number }[] = [];
+    const clerk = clerkSource({
+      secretKey: a.secretKey,
+      apiUrl: a.url,
+      retry: { ...FAST, retries: 0, onWait: (w) => waits.push(w) },
+      rateLimit: null,
+    });
+    const result = await backfill(a, { clerk, options: { batch: 50 } });
+    expect(result).toMatchObject({ status: "finished", usersSeen: 500 });
+    expect(a.stats.rateLimited).toBeGreaterThan(0);
+    const limited = waits.filter((w) => w.reason.includes("429"));
+    expect(limited.length).toBe(a.stats.rateLimited);
+    // The stand-in says Retry-After: 1 (whole seconds, as Clerk): never retried sooner.
+    for (const w of limited) expect(w.ms).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("takes --instance development, refuses another kind", async () => {
+    const a = await standIn(generateUsers(10));
+    const env = {
+      CLERK_SECRET_KEY: a.secretKey,
+      CLERK_API_URL: a.url,
+      DATABASE_URL: LOCAL_DATABASE_URL,
+      NEON_LOCAL_FETCH_ENDPOINT: inject("sqlEndpoint"),
+    };
+    const bad = await cli("scripts/backfill.ts", ["--instance", "staging"], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("--instance must be production or development");
+    const ok = await cli("scripts/backfill.ts", ["--instance", "development", "--json"], env);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ status: "finished", usersSeen: 10 });
+  });
+});
+
+describe("a deletion in Clerk during the run", () => {
+  it("misses no one with the cursor: every user still in Clerk is synced in one run", async () => {
+    const users = generateUsers(1000);
+    const { deleted, onList } = deleteAroundBoundaries(users);
+    const a = await standIn(users, undefined, { onList });
+    const result = await backfill(a, { options: { batch: 100 } });
+    expect(result.status).toBe("finished");
+    expect(deleted.size).toBe(12);
+    expect(a.stats.offsetPages).toBe(0);
+    const synced = await dbClerkIds();
+    const remaining = users.filter((u) => !deleted.has(u.id));
+    expect(remaining.filter((u) => !synced.has(u.id))).toEqual([]);
+    expect(result.usersSeen).toBe(synced.size);
+  });
+
+  it("by offset (an API that refuses the cursor, said once) the same deletions do miss users", async () => {
+    const users = generateUsers(1000);
+    const { deleted, onList } = deleteAroundBoundaries(users);
+    const a = await standIn(users, undefined, { onList, cursor: "refused" });
+    const notes: string[] = [];
+    const result = await backfill(a, { options: { batch: 100 }, onNote: (l) => notes.push(l) });
+    expect(result.status).toBe("finished");
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toContain("HTTP 422 form_param_unknown");
+    expect(a.stats.cursorPages).toBe(0);
+    const synced = await dbClerkIds();
+    const missed = users.filter((u) => !deleted.has(u.id) && !synced.has(u.id));
+    // Why the cursor matters: the users that the shifts carried over a page boundary.
+    expect(missed.length).toBeGreaterThan(0);
+    expect((await runs())[0]).toMatchObject({ status: "finished", next_cursor: null });
+  });
+
+  it("falls back to offsets when the API ignores starting_after (answers the first page again)", async () => {
+    const users = generateUsers(450);
+    const a = await standIn(users, undefined, { cursor: "ignored" });
+    const notes: string[] = [];
+    const result = await backfill(a, { options: { batch: 100 }, onNote: (l) => notes.push(l) });
+    expect(result).toMatchObject({ status: "finished", usersSeen: 450 });
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toContain("ignored");
+    expect((await dbClerkIds()).size).toBe(450);
+  });
+});
+
+describe("resume", () => {
+  it("continues a run checkpointed by offset (before cursor paging) and ends equal to an uninterrupted run", async () => {
+    const users = generateUsers(1000);
+    const a = await standIn(users);
+    let pagesSeen = 0;
+    const first = await backfill(a, {
+      options: { batch: 100 },
+      onProgress: () => {
+        pagesSeen++;
+      },
+      shouldStop: () => pagesSeen >= 3,
+    });
+    expect(first).toMatchObject({ interrupted: true, usersSeen: 300, status: "failed" });
+    // What the code before cursor paging left: the offset only.
+    await getDb().execute(sql`update ${syncRuns} set next_cursor = null`);
+    expect(await runs()).toMatchObject([
+      { status: "failed", next_offset: 300, next_cursor: null, last_error: "interrupted" },
+    ]);
+    a.resetStats();
+    const resumed = await backfill(a, { resume: true });
+    expect(resumed).toMatchObject({ status: "finished", usersSeen: 1000, resumed: true });
+    // The checkpointed offset once, then the cursor of that page's last user.
+    expect(a.stats).toMatchObject({ offsetPages: 1, cursorPages: 7, countRequests: 1 });
+    const after = { state: await canonical(), ledger: await ledger(), runs: await runs() };
+
+    await truncate();
+    await backfill(a, { options: { batch: 100 } });
+    expect({ state: await canonical(), ledger: await ledger(), runs: await runs() }).toEqual(after);
+  });
+
+  it("continues a cursor checkpoint from its cursor", async () => {
+    const users = generateUsers(500);
+    const a = await standIn(users);
+    let pagesSeen = 0;
+    await backfill(a, {
+      options: { batch: 100 },
+      onProgress: () => {
+        pagesSeen++;
+      },
+      shouldStop: () => pagesSeen >= 2,
+    });
+    expect((await runs())[0]).toMatchObject({ next_offset: 200, next_cursor: users[199]!.id });
+    a.resetStats();
+    expect(await backfill(a, { resume: true })).toMatchObject({
+      status: "finished",
+      usersSeen: 500,
+    });
+    expect(a.stats).toMatchObject({ offsetPages: 0, cursorPages: 4 });
+    expect((await dbClerkIds()).size).toBe(500);
   });
 });
 
@@ -382,6 +564,7 @@ describe("dry run", () => {
       // dry+8, dry+9, dry+12, ninguem, and the tombstoned user's profile (unlinked by deletion).
       unlinkedMentorados: 5,
       invalid: 1,
+      inSync: false,
     };
 
     const before = await snapshot();

@@ -12,8 +12,11 @@ export interface ClerkApiConfig {
   timeoutMs?: number;
 }
 
-/** The Backend API version whose User object clerkUserSchema reads (as @clerk/backend 3 sends). */
-const CLERK_API_VERSION = "2026-05-12";
+/**
+ * The Backend API version whose User object clerkUserSchema reads: what @clerk/backend 3 sends
+ * (its SUPPORTED_BAPI_VERSION), and one whose GET /v1/users takes the `starting_after` cursor.
+ */
+export const CLERK_API_VERSION = "2026-05-12";
 const DEFAULT_TIMEOUT_MS = 5000;
 
 export type UserLookup =
@@ -65,11 +68,20 @@ export async function fetchClerkUser(id: string, config: ClerkApiConfig): Promis
     };
   }
   if (res.status === 404) return { kind: "not_found" };
-  if (res.status === 429 || res.status >= 500) {
-    return { kind: "unavailable", status: res.status, retryAfterSeconds: retryAfter(res.headers) };
+  return failedLookup(res.status, res.headers, `HTTP ${res.status}`);
+}
+
+/** A non-2xx answer of any Backend API call, classified as for a single user (404 aside). */
+export function failedLookup(
+  status: number,
+  headers: Headers,
+  issue: string,
+): ClerkApiError["lookup"] {
+  if (status === 429 || status >= 500) {
+    return { kind: "unavailable", status, retryAfterSeconds: retryAfter(headers) };
   }
-  if (res.status === 401 || res.status === 403) return { kind: "unauthorized", status: res.status };
-  return { kind: "refused", status: res.status, issue: `HTTP ${res.status}` };
+  if (status === 401 || status === 403) return { kind: "unauthorized", status };
+  return { kind: "refused", status, issue };
 }
 
 /** A lookup that is not `found`/`not_found`, as an error (for callers that retry on errors). */

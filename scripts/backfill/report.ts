@@ -1,4 +1,4 @@
-// The dry run: reads Clerk's users page by page and compares them with the database, writing
+// The dry run: reads Clerk's users page by page (by cursor, as the backfill: pages.ts) and compares them with the database, writing
 // nothing (no ledger rows, no sync_runs row). Per page, the users' (clerk_id, updated_at, verified
 // primary email) travel as ONE jsonb parameter to ONE read-only query that answers the page's
 // counts; the counts add up across pages (Clerk never lists a user or an email address twice), and
@@ -40,6 +40,9 @@ export interface ReconciliationReport {
   unlinkedMentorados: number;
   /** Users the webhook's schema refuses too (reported by id, never applied). */
   invalid: number;
+  /** Nothing a backfill would change: no user missing or stale, no profile waiting for its
+   *  user, none invalid. Conflicts and users Clerk no longer lists are for a person to decide. */
+  inSync: boolean;
 }
 
 export interface DryRunInput {
@@ -50,6 +53,8 @@ export interface DryRunInput {
   dbRetry?: RetryPolicy;
   onProgress?: (p: { usersSeen: number; total: number; pages: number }) => void;
   onInvalid?: (u: InvalidUser) => void;
+  /** A line for the operator (the cursor's fallback to offsets). */
+  onNote?: (line: string) => void;
 }
 
 type PageCounts = {
@@ -110,12 +115,20 @@ export async function runDryRun(input: DryRunInput): Promise<ReconciliationRepor
     conflicts: 0,
     unlinkedMentorados: 0,
     invalid: 0,
+    inSync: false,
   };
   let pages = 0;
+  const filter = createdAfter === undefined ? {} : { createdAfter };
+  // The progress bar's total only: the report's own figures are what the pages list.
+  const total = input.onProgress ? await clerk.countUsers(filter) : 0;
   for await (const page of listPages(clerk, {
     limit: input.batch ?? MAX_BATCH,
-    startOffset: 0,
-    ...(createdAfter === undefined ? {} : { createdAfter }),
+    start: { cursor: null, offset: 0 },
+    ...filter,
+    onCursorRefused: (reason) =>
+      input.onNote?.(
+        `dry run: Clerk refused the starting_after cursor (${reason}); paging by offset`,
+      ),
   })) {
     pages++;
     report.clerkUsers += page.listed;
@@ -132,7 +145,7 @@ export async function runDryRun(input: DryRunInput): Promise<ReconciliationRepor
     });
     if (items.length > 0) {
       const r = await withRetry(
-        `compare users at offset ${page.offset}`,
+        `compare users after ${page.from.offset}`,
         () => db.execute<PageCounts>(pageQuery(items)),
         dbRetry,
       );
@@ -145,8 +158,8 @@ export async function runDryRun(input: DryRunInput): Promise<ReconciliationRepor
       report.conflicts += c.conflicts;
     }
     input.onProgress?.({
-      usersSeen: page.nextOffset,
-      total: Math.max(page.totalCount, page.nextOffset),
+      usersSeen: page.next.offset,
+      total: page.last ? page.next.offset : Math.max(total, page.next.offset + 1),
       pages,
     });
   }
@@ -162,6 +175,11 @@ export async function runDryRun(input: DryRunInput): Promise<ReconciliationRepor
   report.dbUsers = t.live;
   report.unlinkedMentorados = t.unlinked;
   report.notInClerk = since === null ? Math.max(0, t.live - report.inBoth) : null;
+  report.inSync =
+    report.missing === 0 &&
+    report.stale === 0 &&
+    report.mentoradosMatchingClerkEmail === 0 &&
+    report.invalid === 0;
   return report;
 }
 
@@ -183,5 +201,8 @@ export function formatReport(r: ReconciliationReport): string {
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const head = `reconciliation report${r.since ? ` (users created after ${r.since})` : ""}`;
-  return [head, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join("\n");
+  const verdict = r.inSync
+    ? "in sync"
+    : `not in sync: ${r.missing} missing, ${r.stale} stale, ${r.mentoradosMatchingClerkEmail} profiles waiting, ${r.invalid} invalid`;
+  return [head, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), verdict].join("\n");
 }

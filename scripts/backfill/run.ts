@@ -1,19 +1,24 @@
-// The backfill: pages through Clerk's users (+created_at) and applies each page with the webhook's
+// The backfill: pages through Clerk's users (+created_at, by cursor: pages.ts) and applies each page with the webhook's
 // own code (lib/sync/apply.ts applyUsers): ONE batch per page = one SQL round trip = one
 // transaction, holding the page's users, their mentorados and outbox rows, their ledger rows AND
-// the run's checkpoint in clerk_sync.sync_runs. A page and its checkpoint commit together or not at all, so an
-// interrupted run resumes exactly where it stopped and ends equal to an uninterrupted one.
+// the run's checkpoint in sync_runs (the cursor: the page's last user id, and the users listed so
+// far). A page and its checkpoint commit together or not at all, so an interrupted run resumes
+// exactly where it stopped and ends equal to an uninterrupted one.
+//
+// Our own tables (sync_runs, the ledger) are named through their drizzle objects, never as
+// literals: the objects carry their schema, clerk_sync.
 //
 // Each user is one delivery `backfill:<clerk_id>:<updated_at>` of type `backfill`: re-running a
 // finished backfill only meets ids already in the ledger (`duplicate`, nothing changes), and the
 // `clerk_updated_at` guard keeps whatever newer data a webhook wrote meanwhile (`stale`). Users
 // absent from Clerk's list are never touched, let alone deleted.
 import { type SQL, sql } from "drizzle-orm";
+import { clerkWebhookEvents, syncRuns } from "../../drizzle/schema.js";
 import type { Db } from "../../lib/db.js";
 import { isSchemaMismatch, schemaMismatchLine } from "../../lib/db-error.js";
 import { applyUsers, type Outcome, toUserRecord } from "../../lib/sync/apply.js";
 import type { ClerkSource, InvalidUser } from "./clerk.js";
-import { listPages } from "./pages.js";
+import { listPages, type Position } from "./pages.js";
 import { DEFAULT_RETRY, RetriesExhausted, type RetryPolicy, withRetry } from "./retry.js";
 
 export const MAX_BATCH = 500;
@@ -54,7 +59,10 @@ export interface RunState {
   runId: number;
   status: "running" | "finished" | "failed";
   options: RunOptions;
+  /** Users listed so far: the position for offset paging. */
   nextOffset: number;
+  /** The last user id of the last committed page (starting_after); null: page by offset. */
+  nextCursor: string | null;
   pages: number;
   usersSeen: number;
   counts: Counts;
@@ -64,7 +72,7 @@ export interface RunState {
 export interface Progress {
   runId: number;
   usersSeen: number;
-  /** Clerk's count of users for the run's filter, as of the latest page. */
+  /** Clerk's count of users for the run's filter when it started, stretched by sign-ups since. */
   total: number;
   pages: number;
   counts: Counts;
@@ -83,6 +91,8 @@ export interface BackfillInput {
   dbRetry?: RetryPolicy;
   onProgress?: (p: Progress) => void;
   onInvalid?: (u: InvalidUser) => void;
+  /** A line for the operator (the cursor's fallback to offsets). */
+  onNote?: (line: string) => void;
   /** Checked between pages: stop cleanly (status failed, "interrupted"), resumable. */
   shouldStop?: () => boolean;
 }
@@ -90,6 +100,7 @@ export interface BackfillInput {
 export interface BackfillResult extends RunState {
   resumed: boolean;
   interrupted: boolean;
+  /** Clerk's count at the start of this process's part of the run. */
   totalCount: number;
 }
 
@@ -107,8 +118,8 @@ export class BackfillStopped extends Error {
     readonly reason: string,
   ) {
     super(
-      `backfill run #${state.runId} stopped at offset ${state.nextOffset} ` +
-        `(${state.usersSeen} users in ${state.pages} pages applied): ${reason}. ` +
+      `backfill run #${state.runId} stopped after ${state.usersSeen} users ` +
+        `(${state.pages} pages applied): ${reason}. ` +
         "The checkpoint is saved: run again with --resume to continue.",
     );
     this.name = "BackfillStopped";
@@ -120,6 +131,7 @@ type RunRow = {
   status: RunState["status"];
   options: unknown;
   next_offset: number;
+  next_cursor: string | null;
   pages: number;
   users_seen: number;
   counts: unknown;
@@ -127,7 +139,7 @@ type RunRow = {
 };
 
 const RUN_COLUMNS = sql.raw(
-  "id, status, options, next_offset, pages, users_seen, counts, last_error",
+  "id, status, options, next_offset, next_cursor, pages, users_seen, counts, last_error",
 );
 
 function toState(row: RunRow): RunState {
@@ -143,6 +155,7 @@ function toState(row: RunRow): RunState {
       since: typeof o.since === "string" ? o.since : null,
     },
     nextOffset: row.next_offset,
+    nextCursor: row.next_cursor,
     pages: row.pages,
     usersSeen: row.users_seen,
     counts,
@@ -160,12 +173,13 @@ const COUNT_KEYS_SQL = sql.raw(`array[${COUNT_KEYS.map((k) => `'${k}'`).join(", 
  * The checkpoint, run in the page's own batch after the sync statements. It counts the page's
  * outcomes from the ledger rows THIS transaction wrote (xmin = our transaction id; Postgres 13+):
  * a delivery id already in the ledger was left untouched, and is a `duplicate`. Guarded on the
- * offset the page started at, so a batch retried after a lost answer cannot advance it twice.
+ * position the page started at (cursor and offset), so a batch retried after a lost answer cannot
+ * advance it twice.
  */
 export function advanceCheckpoint(p: {
   runId: number;
-  fromOffset: number;
-  nextOffset: number;
+  from: Position;
+  next: Position;
   svixIds: string[];
   listed: number;
   invalid: number;
@@ -175,7 +189,7 @@ export function advanceCheckpoint(p: {
     ids as (select jsonb_array_elements_text(${JSON.stringify(p.svixIds)}::jsonb) as svix_id),
     mine as (
       select e.outcome, count(*)::int as n
-      from clerk_sync.clerk_webhook_events e join ids on ids.svix_id = e.svix_id
+      from ${clerkWebhookEvents} e join ids on ids.svix_id = e.svix_id
       where e.xmin = pg_current_xact_id()::xid
       group by e.outcome
     ),
@@ -188,25 +202,27 @@ export function advanceCheckpoint(p: {
           end)::int as n
       from unnest(${COUNT_KEYS_SQL}) as k
     )
-    update clerk_sync.sync_runs r set
+    update ${syncRuns} r set
       counts = (select jsonb_object_agg(page.k, coalesce((r.counts ->> page.k)::int, 0) + page.n)
                 from page),
-      next_offset = ${p.nextOffset}::int,
+      next_offset = ${p.next.offset}::int,
+      next_cursor = ${p.next.cursor}::text,
       pages = r.pages + 1,
       users_seen = r.users_seen + ${p.listed}::int,
       status = ${p.last ? "finished" : "running"},
       finished_at = ${p.last ? sql`now()` : sql`null`},
       last_error = null,
       updated_at = now()
-    where r.id = ${p.runId} and r.next_offset = ${p.fromOffset}::int and r.status = 'running'`;
+    where r.id = ${p.runId} and r.status = 'running' and r.next_offset = ${p.from.offset}::int
+      and r.next_cursor is not distinct from ${p.from.cursor}::text`;
 }
 
 /** The run to work on; null when resuming and there is nothing to resume. */
 async function startRun(db: Db, input: BackfillInput): Promise<RunState | null> {
   if (input.resume) {
-    const r = await db.execute<RunRow>(sql`update clerk_sync.sync_runs
+    const r = await db.execute<RunRow>(sql`update ${syncRuns}
       set status = 'running', last_error = null, updated_at = now()
-      where id = (select id from clerk_sync.sync_runs where kind = 'backfill' and status <> 'finished'
+      where id = (select id from ${syncRuns} where kind = 'backfill' and status <> 'finished'
                   order by id desc limit 1)
       returning ${RUN_COLUMNS}`);
     const row = r.rows[0];
@@ -216,7 +232,7 @@ async function startRun(db: Db, input: BackfillInput): Promise<RunState | null> 
     batch: input.options?.batch ?? MAX_BATCH,
     since: input.options?.since ?? null,
   };
-  const r = await db.execute<RunRow>(sql`insert into clerk_sync.sync_runs (kind, options, counts)
+  const r = await db.execute<RunRow>(sql`insert into ${syncRuns} (kind, options, counts)
     values ('backfill', ${JSON.stringify(options)}::jsonb, ${JSON.stringify(emptyCounts())}::jsonb)
     returning ${RUN_COLUMNS}`);
   return toState(r.rows[0]!);
@@ -224,14 +240,14 @@ async function startRun(db: Db, input: BackfillInput): Promise<RunState | null> 
 
 async function readRun(db: Db, runId: number): Promise<RunState> {
   const r = await db.execute<RunRow>(
-    sql`select ${RUN_COLUMNS} from clerk_sync.sync_runs where id = ${runId}`,
+    sql`select ${RUN_COLUMNS} from ${syncRuns} where id = ${runId}`,
   );
   return toState(r.rows[0]!);
 }
 
 async function markStopped(db: Db, runId: number, reason: string): Promise<void> {
   try {
-    await db.execute(sql`update clerk_sync.sync_runs
+    await db.execute(sql`update ${syncRuns}
       set status = 'failed', last_error = ${reason.slice(0, 500)}, updated_at = now()
       where id = ${runId} and status = 'running'`);
   } catch {
@@ -252,19 +268,38 @@ export async function runBackfill(input: BackfillInput): Promise<BackfillResult>
   if (!start) throw new NothingToResume();
   const { runId, options } = start;
   const counts = { ...start.counts };
-  let { nextOffset, pages, usersSeen } = start;
+  let { nextOffset, nextCursor, pages, usersSeen } = start;
   let totalCount = usersSeen;
   let finished = start.status === "finished";
   let interrupted = false;
   const createdAfter = options.since === null ? undefined : Date.parse(options.since);
+  const filter = createdAfter === undefined ? {} : { createdAfter };
+  const state = (lastError: string | null): RunState => ({
+    runId,
+    status: "failed",
+    options,
+    nextOffset,
+    nextCursor,
+    pages,
+    usersSeen,
+    counts,
+    lastError,
+  });
 
   try {
+    // The bar's total: ONE count, here, not one per page (Clerk's rate limit is per request).
+    totalCount = await clerk.countUsers(filter);
     for await (const page of listPages(clerk, {
       limit: options.batch,
-      startOffset: nextOffset,
-      ...(createdAfter === undefined ? {} : { createdAfter }),
+      start: { cursor: nextCursor, offset: nextOffset },
+      ...filter,
+      onCursorRefused: (reason) =>
+        input.onNote?.(
+          `backfill: Clerk refused the starting_after cursor (${reason}); paging by offset for ` +
+            "the rest of this run, where a user deleted in Clerk meanwhile can make it miss one " +
+            "(the dry run's missing shows it)",
+        ),
     })) {
-      totalCount = Math.max(page.totalCount, page.nextOffset);
       const records = page.users.map((u) =>
         toUserRecord(
           u,
@@ -274,16 +309,17 @@ export async function runBackfill(input: BackfillInput): Promise<BackfillResult>
       );
       const checkpoint = advanceCheckpoint({
         runId,
-        fromOffset: page.offset,
-        nextOffset: page.nextOffset,
+        from: page.from,
+        next: page.next,
         svixIds: [...new Set(records.map((r) => r.svix_id))],
         listed: page.listed,
         invalid: page.invalid.length,
         last: page.last,
       });
+      const where = `after ${page.from.offset} users`;
       if (records.length > 0) {
         const applied = await withRetry(
-          `apply users at offset ${page.offset}`,
+          `apply users ${where}`,
           () => applyUsers(db, records, [checkpoint]),
           dbRetry,
         );
@@ -291,22 +327,21 @@ export async function runBackfill(input: BackfillInput): Promise<BackfillResult>
           if (outcome in counts) counts[outcome as Exclude<Outcome, "deleted" | "ignored">]++;
         }
       } else {
-        await withRetry(
-          `checkpoint at offset ${page.offset}`,
-          () => db.execute(checkpoint),
-          dbRetry,
-        );
+        await withRetry(`checkpoint ${where}`, () => db.execute(checkpoint), dbRetry);
       }
       for (const bad of page.invalid) input.onInvalid?.(bad);
       counts.invalid += page.invalid.length;
-      nextOffset = page.nextOffset;
+      nextOffset = page.next.offset;
+      nextCursor = page.next.cursor;
       pages++;
       usersSeen += page.listed;
       finished = page.last;
       input.onProgress?.({
         runId,
         usersSeen,
-        total: totalCount,
+        // Sign-ups during the run list more users than counted: the bar stretches, below 100%
+        // until the last page.
+        total: page.last ? usersSeen : Math.max(totalCount, usersSeen + 1),
         pages,
         counts,
         resumedAt: start.usersSeen,
@@ -327,24 +362,12 @@ export async function runBackfill(input: BackfillInput): Promise<BackfillResult>
             ? err.name
             : "error";
     await markStopped(db, runId, reason);
-    throw new BackfillStopped(
-      {
-        runId,
-        status: "failed",
-        options,
-        nextOffset,
-        pages,
-        usersSeen,
-        counts,
-        lastError: reason,
-      },
-      reason,
-    );
+    throw new BackfillStopped(state(reason), reason);
   }
   // The row is the truth (its counts survive interruptions); one more round trip to read it.
-  const state = await withRetry("read the run", () => readRun(db, runId), dbRetry);
+  const row = await withRetry("read the run", () => readRun(db, runId), dbRetry);
   return {
-    ...state,
+    ...row,
     resumed: Boolean(input.resume),
     interrupted: interrupted || !finished,
     totalCount,
