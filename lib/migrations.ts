@@ -13,7 +13,10 @@ import { shapeProblems } from "./schema-shape.js";
 
 export type Migration = (typeof MIGRATIONS)[number];
 
-/** Our migration journal: drizzle's columns (so `drizzle-kit migrate` agrees), in our schema. */
+/**
+ * Our migration journal: drizzle's columns (so `drizzle-kit migrate` agrees), in our schema. A row
+ * without created_at is not a migration of drizzle/ (db:adopt's `adopt`): never counted as one.
+ */
 export const JOURNAL = `${OWN_SCHEMA}.__drizzle_migrations`;
 
 /** SQLSTATE of reading our journal where none of our migrations ever ran (no table, no schema). */
@@ -28,7 +31,7 @@ export interface DatabaseState {
 
 const readState = sql`select
     (select coalesce(jsonb_agg(created_at::text order by created_at), '[]'::jsonb)
-       from ${sql.raw(JOURNAL)}) as applied,
+       from ${sql.raw(JOURNAL)} where created_at is not null) as applied,
     ${shapeProblems()} as problems`;
 
 /**
