@@ -188,6 +188,18 @@ describe.each(NAMINGS)("an adopted $name database", (naming) => {
     expect(mapping).toMatch(/adopted: true/);
   });
 
+  it("health: every migration applied, the adoption not counted as one, the schema fits", async () => {
+    const res = await fetch(`${base}/api/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      ok: true,
+      migrations: MIGRATIONS.at(-1)!.tag,
+      migrations_applied: MIGRATIONS.length,
+      migrations_pending: 0,
+      schema: "ok",
+    });
+  });
+
   it("links a pre-registered profile, without a welcome email (the app sent its own)", async () => {
     sensitive.add("ana@app.example");
     const r = await created(buildUser({ email: "ana@app.example" }));
