@@ -707,6 +707,14 @@ async function main(): Promise<void> {
     console.log(`${table(results)}\n`);
     const g = growth(results, rtts, preloads);
     if (g) console.log(`${g}\n`);
+    // WAL is read server-wide: the floor writes nothing, so WAL during its phases was someone
+    // else's, and every WAL figure of the run may hold as much again.
+    const foreign = base.filter((r) => r.variant === "floor" && (r.walBytesPerEvent ?? 0) > 0);
+    if (foreign.length) {
+      console.log(
+        `WAL warning: other sessions wrote to this server during the run (the floor, which writes nothing, saw ${foreign.map((r) => `${r.walBytesPerEvent} B/event at RTT ${r.rttMs}`).join(", ")}): the WAL figures include their writes; use a server of the bench's own for WAL\n`,
+      );
+    }
   }
   for (const m of meResults) {
     console.log(
