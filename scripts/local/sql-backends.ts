@@ -150,7 +150,7 @@ function extended(text: string, values: unknown[], named: boolean): ExtendedQuer
 /**
  * How the PostgreSQL backend sends statements:
  * - "named" (the default): prepared under a name once per pooled connection, plan reused, and
- *   `ROLLBACK; RESET ALL` between requests. Cheaper than Neon; tests and the dev stack use it.
+ *   `RESET ALL` between requests (see resetSql). Cheaper than Neon; tests and the dev stack use it.
  * - "unnamed": as Neon's proxy does (`query_raw_txt`: Parse/Bind/Execute of the unnamed statement,
  *   planned on every request) with Neon's pool reset (`conn_pool_lib.rs`). What Neon's compute
  *   spends, so what the bench measures by default.
