@@ -11,6 +11,8 @@ export interface SqlServerOptions {
   adminUrl?: string;
   poolSize: number;
   delayMs: number;
+  /** How the PostgreSQL backend sends statements (scripts/local/sql-backends.ts StatementMode). */
+  statements: "named" | "unnamed";
 }
 
 export interface SqlServerReady {
@@ -19,11 +21,14 @@ export interface SqlServerReady {
   controlUrl: string;
   backend: string;
   backendKind: "pglite" | "postgres";
+  /** Whether planning and execution time can be read (pg_stat_statements), and if not, why. */
+  statementStats: { available: boolean; planning: boolean; note: string };
 }
 
 export type SqlServerRequest =
   | { id: number; op: "reset" }
-  | { id: number; op: "seed"; emails: string[] }
+  /** `preload`: users, profiles and ledger rows inserted first, as a live database holds them. */
+  | { id: number; op: "seed"; emails: string[]; preload: number }
   | { id: number; op: "rows" }
   | { id: number; op: "stats" }
   | { id: number; op: "shutdown" };
@@ -48,6 +53,11 @@ export interface ProcessStats {
 export interface SqlServerStats extends ProcessStats {
   /** CPU of this database's PostgreSQL backends (from /proc), ms; null when not measurable. */
   pgBackendCpuMs: number | null;
+  /** pg_current_wal_lsn() in bytes (the whole server's WAL, not only this database's). */
+  walBytes: number | null;
+  /** pg_stat_statements totals for this database, ms; null when not available. */
+  planMs: number | null;
+  execMs: number | null;
 }
 
 /** What process A returns for the final check. */

@@ -11,7 +11,12 @@
 //                                        checks the rows, prints a table, writes a JSON report
 //
 // Flags: --rtt-ms 0,20 (delay added to every SQL HTTP request; default both), --events N
-// (default 2000 at RTT 0, 500 otherwise), --concurrency C (default 32 at RTT 0, 4 otherwise),
+// (default 1000 at every setting: equal counts, so size is not confounded with concurrency),
+// --concurrency C (default 32 at RTT 0, 4 otherwise),
+// --statements unnamed|named (default LOCAL_SQL_STATEMENTS, else unnamed: Neon's way, planned per
+// request, Neon's reset; named = the endpoint's plan cache, cheaper than Neon),
+// --preload 0,10000,100000 (users, profiles and ledger rows already in the tables: ours and the
+// baseline run again at each RTT on each size for the growth table; bench/preload.ts),
 // --out PATH (default bench/results/bench-<time>.json), --only ours|baseline|floor|me, --warmup N,
 // --pool N (PostgreSQL pool of the endpoint), --pglite (ignore DATABASE_URL),
 // --cpu-prof (profile B during "ours" at the first RTT; profile under bench/results/profiles/).
@@ -35,8 +40,10 @@ import {
   publicKeyPem,
   signSessionToken,
 } from "../scripts/local/session-token.js";
+import { statementModeFromEnv } from "../scripts/local/sql-backends.js";
 import { bundleOptions } from "../scripts/vercel/output.js";
 import { buildWorkload, checkRows } from "./events.js";
+import { growth } from "./growth.js";
 import { type ProfileSummary, printSummary, summarize } from "./profile.js";
 import {
   BENCH_CLERK_SECRET_KEY,
@@ -69,6 +76,8 @@ const { values: flags } = parseArgs({
     warmup: { type: "string" },
     pool: { type: "string" },
     pglite: { type: "boolean", default: false },
+    statements: { type: "string" },
+    preload: { type: "string", multiple: true },
     "cpu-prof": { type: "boolean", default: false },
   },
 });
@@ -88,7 +97,18 @@ const poolSize = Number(flags.pool ?? 16);
 const adminUrl = flags.pglite
   ? undefined
   : process.env.DATABASE_URL || process.env.TEST_DATABASE_URL;
-const eventsFor = (rtt: number) => Number(flags.events ?? (rtt === 0 ? 2000 : 500));
+// 1,000 at every setting keeps the default run under ~10 minutes on a 2-core machine with the
+// growth phases; more events per phase only narrow the noise.
+const eventsFor = (_rtt: number) => Number(flags.events ?? 1000);
+const statements = statementModeFromEnv(flags.statements) ?? statementModeFromEnv() ?? "unnamed";
+const preloads = (flags.preload ?? ["0,10000,100000"]).flatMap((s) => s.split(",")).map(Number);
+if (preloads.some((n) => !Number.isInteger(n) || n < 0)) throw new Error("bad --preload");
+/** The main table's phases run on empty tables; the growth phases on each other size. */
+const basePreload = Math.min(...preloads);
+const statementsLabel =
+  statements === "unnamed"
+    ? "unnamed statements, planned per request, Neon's reset (Neon-faithful)"
+    : "named statements, plans cached per pooled connection (the endpoint's cache; NOT what Neon runs)";
 const concurrencyFor = (rtt: number) => Number(flags.concurrency ?? (rtt === 0 ? 32 : 4));
 for (const n of [...rtts, warmup, poolSize]) {
   if (!Number.isFinite(n) || n < 0) throw new Error(`bad numeric flag: ${n}`);
@@ -225,6 +245,8 @@ interface PhaseResult {
   variant: Variant;
   rttMs: number;
   concurrency: number;
+  /** Users, profiles and ledger rows in the tables before the phase (each). */
+  preload: number;
   events: number;
   wallMs: number;
   eventsPerSec: number;
@@ -236,6 +258,11 @@ interface PhaseResult {
   functionPeakRssMb: number;
   endpointCpuMsPerEvent: number;
   postgresBackendCpuMsPerEvent: number | null;
+  /** pg_stat_statements' planning and execution time per event (null: not available). */
+  postgresPlanMsPerEvent: number | null;
+  postgresExecMsPerEvent: number | null;
+  /** The server's WAL written during the phase, per event (the whole server's). */
+  walBytesPerEvent: number | null;
   senderCpuMsPerEvent: number;
   statuses: Record<string, number>;
   outcomes: Record<string, number>;
@@ -262,6 +289,7 @@ async function phase(
   a: SqlServer,
   variant: Variant,
   rttMs: number,
+  preload: number,
   profileDir?: string,
 ): Promise<PhaseResult> {
   const n = eventsFor(rttMs);
@@ -274,12 +302,12 @@ async function phase(
     if (warmup > 0) {
       // JIT, connections and the pg pool warm up on events that are not measured.
       const w = buildWorkload(warmup, BENCH_SECRET, `${tag}w`, c);
-      await a.call({ op: "seed", emails: w.preRegistered });
+      await a.call({ op: "seed", emails: w.preRegistered, preload: 0 });
       await send(target, w.deliveries, c);
       await a.call({ op: "reset" });
     }
     const work = buildWorkload(n, BENCH_SECRET, tag, c);
-    await a.call({ op: "seed", emails: work.preRegistered });
+    await a.call({ op: "seed", emails: work.preRegistered, preload });
 
     const sql0 = await a.control({});
     const a0 = await a.call<SqlServerStats>({ op: "stats" });
@@ -313,10 +341,13 @@ async function phase(
       a0.pgBackendCpuMs === null || a1.pgBackendCpuMs === null
         ? null
         : round((a1.pgBackendCpuMs - a0.pgBackendCpuMs) / n, 3);
+    const diff = (x: number | null, y: number | null, d = 3) =>
+      x === null || y === null ? null : round((y - x) / n, d);
     return {
       variant,
       rttMs,
       concurrency: c,
+      preload,
       events: n,
       wallMs: round(sent.wallMs, 1),
       eventsPerSec: round((n / sent.wallMs) * 1000, 1),
@@ -331,6 +362,9 @@ async function phase(
         3,
       ),
       postgresBackendCpuMsPerEvent: pgCpu,
+      postgresPlanMsPerEvent: diff(a0.planMs, a1.planMs),
+      postgresExecMsPerEvent: diff(a0.execMs, a1.execMs),
+      walBytesPerEvent: diff(a0.walBytes, a1.walBytes, 0),
       senderCpuMsPerEvent: round((c1.user + c1.system) / 1000 / n, 3),
       statuses,
       outcomes,
@@ -372,7 +406,7 @@ async function mePhase(a: SqlServer, rttMs: number): Promise<MePhaseResult> {
   const b = await startFunction(a.ready.sqlUrl);
   try {
     const work = buildWorkload(n, BENCH_SECRET, tag, c);
-    await a.call({ op: "seed", emails: work.preRegistered });
+    await a.call({ op: "seed", emails: work.preRegistered, preload: 0 });
     const synced = await send(`${b.url}${ROUTES.ours}`, work.deliveries, c);
     const problems: string[] = [];
     if ((synced.statuses.get(200) ?? 0) !== n) problems.push("the webhook did not sync every user");
@@ -428,6 +462,7 @@ function table(results: PhaseResult[]): string {
     "RTT",
     "C",
     "variant",
+    "preload",
     "events",
     "ev/s",
     "p50 ms",
@@ -439,6 +474,9 @@ function table(results: PhaseResult[]): string {
     "fn peak RSS MB",
     "endpoint CPU ms/ev",
     "PG CPU ms/ev",
+    "PG plan ms/ev",
+    "PG exec ms/ev",
+    "WAL B/ev",
     "sender CPU ms/ev",
     "rows",
   ];
@@ -446,6 +484,7 @@ function table(results: PhaseResult[]): string {
     String(r.rttMs),
     String(r.concurrency),
     r.variant,
+    String(r.preload),
     String(r.events),
     r.eventsPerSec.toFixed(0),
     r.latencyMs.p50.toFixed(1),
@@ -457,6 +496,9 @@ function table(results: PhaseResult[]): string {
     r.functionPeakRssMb.toFixed(0),
     r.endpointCpuMsPerEvent.toFixed(3),
     r.postgresBackendCpuMsPerEvent === null ? "-" : r.postgresBackendCpuMsPerEvent.toFixed(3),
+    r.postgresPlanMsPerEvent === null ? "n/a" : r.postgresPlanMsPerEvent.toFixed(3),
+    r.postgresExecMsPerEvent === null ? "n/a" : r.postgresExecMsPerEvent.toFixed(3),
+    r.walBytesPerEvent === null ? "-" : r.walBytesPerEvent.toFixed(0),
     r.senderCpuMsPerEvent.toFixed(3),
     r.problems.length ? "FAIL" : "ok",
   ]);
@@ -584,8 +626,13 @@ async function main(): Promise<void> {
       join(BUILD_DIR, "bench", "function-server.js"),
     ),
   );
-  const a = await SqlServer.start({ adminUrl, poolSize, delayMs: 0 });
+  const a = await SqlServer.start({ adminUrl, poolSize, delayMs: 0, statements });
   console.log(`bench: database ${a.ready.backend}; SQL endpoint ${a.ready.sqlUrl}`);
+  if (a.ready.backendKind === "postgres") console.log(`bench: statements: ${statementsLabel}`);
+  console.log(`bench: PostgreSQL planning/execution split: ${a.ready.statementStats.note}`);
+  console.log(
+    `bench: ${rtts.map((r) => `${eventsFor(r)} events at RTT ${r} / C ${concurrencyFor(r)}`).join(", ")}; preloads ${preloads.join(", ")} (growth phases: ours and baseline at each RTT)${flags.events === undefined ? "; 1,000 events per phase by default to stay within ~10 minutes on 2 cores (--events N for more)" : ""}`,
+  );
   const results: PhaseResult[] = [];
   const meResults: MePhaseResult[] = [];
   let profile: { file: string; summary: ProfileSummary; events: number } | undefined;
@@ -599,7 +646,7 @@ async function main(): Promise<void> {
         process.stdout.write(
           `bench: RTT ${rtt} ms, C ${concurrencyFor(rtt)}, ${eventsFor(rtt)} events, ${v}${prof ? " (profiled)" : ""}... `,
         );
-        const r = await phase(a, v, rtt, prof ? profileDir : undefined);
+        const r = await phase(a, v, rtt, basePreload, prof ? profileDir : undefined);
         console.log(
           `${r.eventsPerSec.toFixed(0)} ev/s, p50 ${r.latencyMs.p50.toFixed(1)} ms${r.problems.length ? `, PROBLEMS: ${r.problems.join("; ")}` : ""}`,
         );
@@ -607,6 +654,18 @@ async function main(): Promise<void> {
         if (prof) {
           const file = newestProfile(profileDir);
           if (file) profile = { file, summary: summarize(file), events: r.events + warmup };
+        }
+      }
+      for (const preload of preloads.filter((p) => p !== basePreload)) {
+        for (const v of variants.filter((x) => x !== "floor")) {
+          process.stdout.write(
+            `bench: RTT ${rtt} ms, C ${concurrencyFor(rtt)}, ${eventsFor(rtt)} events, ${v}, preload ${preload}... `,
+          );
+          const r = await phase(a, v, rtt, preload);
+          console.log(
+            `${r.eventsPerSec.toFixed(0)} ev/s, PG CPU ${r.postgresBackendCpuMsPerEvent ?? "-"} ms/ev${r.problems.length ? `, PROBLEMS: ${r.problems.join("; ")}` : ""}`,
+          );
+          results.push(r);
         }
       }
       if (runMe) {
@@ -624,10 +683,12 @@ async function main(): Promise<void> {
     await a.stop();
   }
 
+  // Targets and ratios read the main phases (empty tables); the growth table reads the rest.
+  const base = results.filter((r) => r.preload === basePreload);
   const ratios = rtts.map((rtt) => {
-    const o = results.find((r) => r.variant === "ours" && r.rttMs === rtt);
-    const b = results.find((r) => r.variant === "baseline" && r.rttMs === rtt);
-    const f = results.find((r) => r.variant === "floor" && r.rttMs === rtt);
+    const o = base.find((r) => r.variant === "ours" && r.rttMs === rtt);
+    const b = base.find((r) => r.variant === "baseline" && r.rttMs === rtt);
+    const f = base.find((r) => r.variant === "floor" && r.rttMs === rtt);
     return {
       rttMs: rtt,
       throughput: o && b ? round(o.eventsPerSec / b.eventsPerSec, 2) : null,
@@ -637,9 +698,24 @@ async function main(): Promise<void> {
       floorCpuMs: f?.functionCpuMsPerEvent ?? null,
     };
   });
-  const t = targets(results, meResults, a.ready.backendKind);
+  const t = targets(base, meResults, a.ready.backendKind);
 
-  if (results.length) console.log(`\n${table(results)}\n`);
+  if (results.length) {
+    console.log(
+      `\nstatements: ${a.ready.backendKind === "postgres" ? statementsLabel : "PGlite (unnamed)"}`,
+    );
+    console.log(`${table(results)}\n`);
+    const g = growth(results, rtts, preloads);
+    if (g) console.log(`${g}\n`);
+    // WAL is read server-wide: the floor writes nothing, so WAL during its phases was someone
+    // else's, and every WAL figure of the run may hold as much again.
+    const foreign = base.filter((r) => r.variant === "floor" && (r.walBytesPerEvent ?? 0) > 0);
+    if (foreign.length) {
+      console.log(
+        `WAL warning: other sessions wrote to this server during the run (the floor, which writes nothing, saw ${foreign.map((r) => `${r.walBytesPerEvent} B/event at RTT ${r.rttMs}`).join(", ")}): the WAL figures include their writes; use a server of the bench's own for WAL\n`,
+      );
+    }
+  }
   for (const m of meResults) {
     console.log(
       `GET /api/me at RTT ${m.rttMs} ms, C ${m.concurrency}: p50 ${m.latencyMs.p50} ms, p95 ${m.latencyMs.p95} ms, p99 ${m.latencyMs.p99} ms, ${m.requestsPerSec} req/s, SQL req/request ${m.sqlRequestsPerRequest}, fn CPU ms/request ${m.functionCpuMsPerRequest}, handler excl SQL ms ${m.handlerMsExclSqlPerRequest}, SQL wait ms ${m.sqlWaitMsPerRequest}`,
@@ -654,7 +730,7 @@ async function main(): Promise<void> {
         `function CPU at RTT ${r.rttMs} ms: floor ${r.floorCpuMs} ms/event (HTTP server + one SQL fetch, no handler), ours over the floor ${r.cpuOverFloorMs ?? "-"} ms/event`,
       );
     }
-    const f = results.find((x) => x.variant === "floor" && x.rttMs === r.rttMs);
+    const f = base.find((x) => x.variant === "floor" && x.rttMs === r.rttMs);
     const m = meResults.find((x) => x.rttMs === r.rttMs && x.concurrency === f?.concurrency);
     if (f) {
       // Where the floor's latency goes: the emulated RTT, the local hop to the SQL endpoint and
@@ -691,6 +767,9 @@ async function main(): Promise<void> {
     database: a.ready.backend,
     backendKind: a.ready.backendKind,
     options: {
+      statements,
+      preloads,
+      statementStats: a.ready.statementStats,
       rtts,
       variants,
       warmup,

@@ -7,6 +7,7 @@ import pg from "pg";
 import { migrate } from "../scripts/db/migrate.js";
 import { openBackend, PostgresBackend, type SqlBackend } from "../scripts/local/sql-backends.js";
 import { type SqlEndpoint, startSqlEndpoint } from "../scripts/local/sql-endpoint.js";
+import { NOT_PRELOADED, preloadStatements } from "./preload.js";
 import {
   BENCH_DATABASE_URL,
   type Rows,
@@ -19,15 +20,57 @@ import {
 
 const opts = JSON.parse(process.argv[2] ?? "{}") as SqlServerOptions;
 
-async function adminQuery(adminUrl: string, text: string): Promise<void> {
+async function adminQuery(adminUrl: string, text: string): Promise<pg.QueryResult> {
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
   try {
-    await c.query(text);
+    return await c.query(text);
   } finally {
     await c.end();
   }
 }
+
+const PGSS_HOWTO =
+  "add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart the server; the bench then creates the extension in its database and turns pg_stat_statements.track_planning on for it";
+
+/**
+ * Makes planning and execution time readable from pg_stat_statements in the bench's database,
+ * when the server has the module loaded (that takes a restart, which the bench never does).
+ * track_planning is a superuser setting, not a restart one: set on the bench's database only, so
+ * the shared server's other databases are untouched. Must run before the pool connects.
+ */
+async function enableStatementStats(
+  adminUrl: string,
+  dbUrl: string,
+  name: string,
+): Promise<SqlServerReady["statementStats"]> {
+  const r = await adminQuery(adminUrl, "select current_setting('shared_preload_libraries') as l");
+  const loaded = /\bpg_stat_statements\b/.test(String(r.rows[0]?.l ?? ""));
+  if (!loaded) {
+    return {
+      available: false,
+      planning: false,
+      note: `n/a (pg_stat_statements not loaded: ${PGSS_HOWTO})`,
+    };
+  }
+  await adminQuery(dbUrl, "create extension if not exists pg_stat_statements");
+  try {
+    await adminQuery(adminUrl, `alter database ${name} set pg_stat_statements.track_planning = on`);
+    return { available: true, planning: true, note: "pg_stat_statements, track_planning on" };
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return {
+      available: true,
+      planning: false,
+      note: `pg_stat_statements without planning (${why})`,
+    };
+  }
+}
+let statementStats: SqlServerReady["statementStats"] = {
+  available: false,
+  planning: false,
+  note: "n/a (PGlite)",
+};
 
 let dbName: string | undefined;
 let backend: SqlBackend | undefined;
@@ -79,6 +122,29 @@ async function pgBackendCpuMs(): Promise<number | null> {
   return seen === 0 ? null : backendTotal * 10;
 }
 
+/** The server's WAL position in bytes: the difference over a phase is the WAL it wrote. */
+async function walBytes(): Promise<number | null> {
+  if (backend?.kind !== "postgres") return null;
+  const r = await backend.query({
+    query: "select pg_current_wal_lsn() - '0/0'::pg_lsn",
+    params: [],
+  });
+  return Number(r.rows[0]?.[0]);
+}
+
+/** Planning and execution time of this database's statements so far, ms (pg_stat_statements). */
+async function statementTimes(): Promise<{ planMs: number | null; execMs: number | null }> {
+  if (backend?.kind !== "postgres" || !statementStats.available)
+    return { planMs: null, execMs: null };
+  const r = await backend.query({
+    query: `select coalesce(sum(total_plan_time), 0), coalesce(sum(total_exec_time), 0)
+      from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())`,
+    params: [],
+  });
+  const [plan, exec] = r.rows[0] ?? [];
+  return { planMs: statementStats.planning ? Number(plan) : null, execMs: Number(exec) };
+}
+
 const TRUNCATE =
   "truncate users, mentorados, clerk_sync.clerk_webhook_events, clerk_sync.email_outbox, clerk_sync.sync_runs restart identity cascade";
 
@@ -90,6 +156,7 @@ async function handle(req: SqlServerRequest): Promise<unknown> {
       await backend.query({ query: TRUNCATE, params: [] });
       return null;
     case "seed":
+      for (const stmt of preloadStatements(req.preload)) await backend.query(stmt);
       await backend.query({
         query: `insert into mentorados (nome_completo, email, turma, origem)
           select 'Pré-cadastro ' || n, e, 'turma_bench', 'pre_registered'
@@ -104,24 +171,30 @@ async function handle(req: SqlServerRequest): Promise<unknown> {
       const q = async (query: string) => (await backend!.query({ query, params: [] })).rows;
       const rows: Rows = {
         users: (
-          await q("select id, clerk_id, email, email_verified::text from users order by id")
+          await q(
+            `select id, clerk_id, email, email_verified::text from users where ${NOT_PRELOADED.users} order by id`,
+          )
         ).map(([id, clerkId, email, verified]) => ({
           id: Number(id),
           clerk_id: String(clerkId),
           email: email ?? null,
           email_verified: verified === null ? null : verified === "true",
         })),
-        mentorados: (await q("select id, user_id, email, origem from mentorados order by id")).map(
-          ([id, userId, email, origem]) => ({
-            id: Number(id),
-            user_id: userId === null ? null : Number(userId),
-            email: String(email),
-            origem: String(origem),
-          }),
-        ),
-        ledger: (await q("select svix_id, outcome from clerk_sync.clerk_webhook_events")).map(
-          ([svixId, outcome]) => ({ svix_id: String(svixId), outcome: String(outcome) }),
-        ),
+        mentorados: (
+          await q(
+            `select id, user_id, email, origem from mentorados where ${NOT_PRELOADED.mentorados} order by id`,
+          )
+        ).map(([id, userId, email, origem]) => ({
+          id: Number(id),
+          user_id: userId === null ? null : Number(userId),
+          email: String(email),
+          origem: String(origem),
+        })),
+        ledger: (
+          await q(
+            `select svix_id, outcome from clerk_sync.clerk_webhook_events where ${NOT_PRELOADED.ledger}`,
+          )
+        ).map(([svixId, outcome]) => ({ svix_id: String(svixId), outcome: String(outcome) })),
         outbox: Number((await q("select count(*) from clerk_sync.email_outbox"))[0]?.[0] ?? 0),
       };
       return rows;
@@ -134,6 +207,8 @@ async function handle(req: SqlServerRequest): Promise<unknown> {
         rssBytes: process.memoryUsage.rss(),
         maxRssKb: process.resourceUsage().maxRSS,
         pgBackendCpuMs: await pgBackendCpuMs(),
+        walBytes: await walBytes(),
+        ...(await statementTimes()),
       };
       return stats;
     }
@@ -154,8 +229,13 @@ async function main(): Promise<void> {
     const u = new URL(opts.adminUrl);
     u.pathname = `/${dbName}`;
     databaseUrl = u.toString();
+    statementStats = await enableStatementStats(opts.adminUrl, databaseUrl, dbName);
   }
-  backend = await openBackend({ databaseUrl, poolSize: opts.poolSize });
+  backend = await openBackend({
+    databaseUrl,
+    poolSize: opts.poolSize,
+    statements: opts.statements,
+  });
   // Keep the pool's connections for the whole run (pg closes idle ones after 10 s by default):
   // reconnecting would cost CPU inside a measured phase and lose the exiting backends' CPU.
   if (backend instanceof PostgresBackend) backend.pool.options.idleTimeoutMillis = 0;
@@ -172,6 +252,7 @@ async function main(): Promise<void> {
     controlUrl: endpoint.url.replace(/\/sql$/, "/__control"),
     backend: backend.description,
     backendKind: backend.kind,
+    statementStats,
   };
   process.send?.(ready);
 }

@@ -118,9 +118,11 @@ const rawTypes = { getTypeParser: () => (value: string) => value };
 // Every statement runs through the extended protocol, as Neon's proxy runs it (`query_raw_txt`):
 // one statement per query text, a second one is 42601 before anything runs.
 //
-// Unlike Neon, statements with parameters are prepared under a name once per pooled connection and
-// their plan reused: the app sends the same few texts over and over, and re-planning them is most
-// of PostgreSQL's CPU in the bench. That cache is the endpoint's own, and kept safe:
+// Unlike Neon, in the default "named" mode (StatementMode below), statements with parameters are
+// prepared under a name once per pooled connection and their plan reused: the app sends the same
+// few texts over and over, and re-planning them is most of PostgreSQL's CPU. That cache is the
+// endpoint's own, and kept safe (the "unnamed" mode has no cache, so neither case arises there
+// but the second, which is kept in both modes as the cheap conservative choice):
 // - a plan made stale by DDL that changed its result type (0A000, "cached plan must not change
 //   result type") costs the connection: it is destroyed and the request, rolled back, runs again
 //   once on a fresh connection, so the client sees what Neon would have answered;
@@ -128,7 +130,7 @@ const rawTypes = { getTypeParser: () => (value: string) => value };
 //   (matched on its text, generously), costs its connection too: destroyed, not pooled.
 type ExtendedQuery = pg.QueryArrayConfig & { queryMode: "extended" };
 const statementNames = new Map<string, string>();
-function extended(text: string, values: unknown[]): ExtendedQuery {
+function extended(text: string, values: unknown[], named: boolean): ExtendedQuery {
   const q: ExtendedQuery = {
     text,
     values,
@@ -136,13 +138,34 @@ function extended(text: string, values: unknown[]): ExtendedQuery {
     types: rawTypes,
     queryMode: "extended",
   };
-  if (values.length === 0) return q;
+  if (!named || values.length === 0) return q;
   let name = statementNames.get(text);
   if (name === undefined && statementNames.size < 10_000) {
     name = `local_endpoint_s${statementNames.size + 1}`;
     statementNames.set(text, name);
   }
   return name === undefined ? q : { ...q, name };
+}
+
+/**
+ * How the PostgreSQL backend sends statements:
+ * - "named" (the default): prepared under a name once per pooled connection, plan reused, and
+ *   `RESET ALL` between requests (see resetSql). Cheaper than Neon; tests and the dev stack use it.
+ * - "unnamed": as Neon's proxy does (`query_raw_txt`: Parse/Bind/Execute of the unnamed statement,
+ *   planned on every request) with Neon's pool reset (`conn_pool_lib.rs`). What Neon's compute
+ *   spends, so what the bench measures by default.
+ */
+export type StatementMode = "named" | "unnamed";
+
+/** Env var choosing the mode when the caller does not (tests, dev stack, bench). */
+export const STATEMENTS_ENV = "LOCAL_SQL_STATEMENTS";
+
+export function statementModeFromEnv(
+  value = process.env[STATEMENTS_ENV],
+): StatementMode | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (value === "named" || value === "unnamed") return value;
+  throw new Error(`${STATEMENTS_ENV} must be "named" or "unnamed", not ${JSON.stringify(value)}`);
 }
 
 /** Texts that may leave session state behind that RESET ALL does not clear. */
@@ -155,9 +178,25 @@ function isStalePlan(err: unknown): boolean {
 }
 
 // What Neon's pool does to a connection before the next request may have it: no transaction left
-// open, no `SET` surviving (ROLLBACK outside a transaction only warns). Prepared statements of the
-// client's own never get here (LEAVES_STATE); the endpoint's cache stays.
-const RESET_SQL = "ROLLBACK; RESET ALL";
+// open, no `SET` surviving. Prepared statements of the client's own never get here (LEAVES_STATE);
+// the endpoint's cache stays.
+const RESET_SQL = "RESET ALL";
+// Neon's own reset (`conn_pool_lib.rs`), minus its leading ROLLBACK (see resetSql).
+const NEON_RESET_SQL =
+  "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES";
+
+/**
+ * The reset for a connection going back to the pool. ROLLBACK is sent only when the server says
+ * a transaction is still open ('T') or failed ('E') after the request: outside a transaction,
+ * PostgreSQL answers it with a WARNING ("there is no transaction in progress") that it also
+ * writes to the server's log, once per request. pg reads the status off every ReadyForQuery, so
+ * it is exact, including for a client's own `BEGIN` sent as a single statement.
+ */
+function resetSql(client: pg.PoolClient, mode: StatementMode): string {
+  const open = client.getTransactionStatus() !== "I";
+  const reset = mode === "unnamed" ? NEON_RESET_SQL : RESET_SQL;
+  return open ? `ROLLBACK; ${reset}` : reset;
+}
 
 function fromPg(r: pg.QueryArrayResult): QueryResult {
   return {
@@ -180,14 +219,16 @@ export class PostgresBackend implements SqlBackend {
   readonly description: string;
   readonly pool: pg.Pool;
   private readonly connectionString: string;
+  readonly statements: StatementMode;
 
-  constructor(connectionString: string, poolSize = 20) {
+  constructor(connectionString: string, poolSize = 20, statements: StatementMode = "named") {
     this.connectionString = connectionString;
+    this.statements = statements;
     this.pool = new pg.Pool({ connectionString, max: poolSize });
     // An idle client that loses its connection must not crash the process hosting the endpoint.
     this.pool.on("error", () => {});
     const u = new URL(connectionString);
-    this.description = `PostgreSQL ${u.hostname}:${u.port || 5432}${u.pathname}`;
+    this.description = `PostgreSQL ${u.hostname}:${u.port || 5432}${u.pathname} (${statements} statements)`;
   }
 
   // Bumped when DDL has made a cached plan stale: connections that served requests under an
@@ -264,7 +305,7 @@ export class PostgresBackend implements SqlBackend {
         client.release(true);
       } else {
         // Not awaited: the answer need not wait for the reset, only the next borrower does.
-        client.query(RESET_SQL).then(
+        client.query(resetSql(client, this.statements)).then(
           () => client.release(),
           (e: Error) => client.release(e),
         );
@@ -286,7 +327,7 @@ export class PostgresBackend implements SqlBackend {
     const keep = !LEAVES_STATE.test(stmt.query);
     return this.retryingStalePlans(() =>
       this.withClient(signal, keep, async (client) =>
-        fromPg(await client.query(extended(stmt.query, stmt.params))),
+        fromPg(await client.query(extended(stmt.query, stmt.params, this.statements === "named"))),
       ),
     );
   }
@@ -302,7 +343,11 @@ export class PostgresBackend implements SqlBackend {
             check();
             const failing = i === opts.failAtIndex;
             const r = await client.query(
-              extended(failing ? FAULT_SQL : stmt.query, failing ? [] : stmt.params),
+              extended(
+                failing ? FAULT_SQL : stmt.query,
+                failing ? [] : stmt.params,
+                this.statements === "named",
+              ),
             );
             results.push(fromPg(r));
           }
@@ -448,12 +493,20 @@ export class PgliteBackend implements SqlBackend {
   }
 }
 
-/** PostgreSQL when a connection string is given, else PGlite (in memory, or persisted in dataDir). */
+/**
+ * PostgreSQL when a connection string is given, else PGlite (in memory, or persisted in dataDir).
+ * `statements` (PostgreSQL only; default: LOCAL_SQL_STATEMENTS, else "named") is StatementMode;
+ * PGlite always prepares unnamed statements.
+ */
 export async function openBackend(opts: {
   databaseUrl?: string;
   dataDir?: string;
   poolSize?: number;
+  statements?: StatementMode;
 }): Promise<SqlBackend> {
-  if (opts.databaseUrl) return new PostgresBackend(opts.databaseUrl, opts.poolSize);
+  if (opts.databaseUrl) {
+    const mode = opts.statements ?? statementModeFromEnv() ?? "named";
+    return new PostgresBackend(opts.databaseUrl, opts.poolSize, mode);
+  }
   return PgliteBackend.open(opts.dataDir);
 }
