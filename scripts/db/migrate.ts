@@ -84,7 +84,11 @@ export async function unappliedMigrations(db: Db): Promise<Migration[]> {
  */
 export function explainMigrationFailure(
   err: unknown,
-  env: { DATABASE_URL?: string; NEON_LOCAL_FETCH_ENDPOINT?: string } = process.env,
+  // The two variables, not process.env itself: Bun's ProcessEnv type shares no declared key.
+  env: { DATABASE_URL?: string | undefined; NEON_LOCAL_FETCH_ENDPOINT?: string | undefined } = {
+    DATABASE_URL: process.env.DATABASE_URL,
+    NEON_LOCAL_FETCH_ENDPOINT: process.env.NEON_LOCAL_FETCH_ENDPOINT,
+  },
 ): string {
   const problem = connectionProblem(err);
   if (problem && env.DATABASE_URL && URL.canParse(env.DATABASE_URL)) {
