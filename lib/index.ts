@@ -5,6 +5,7 @@
 export type { ClerkUser } from "./clerk/schemas.js";
 export { clerkUserSchema } from "./clerk/schemas.js";
 export { type Db, getDb } from "./db.js";
+export { handleWelcomeCron } from "./email/cron.js";
 export { handleHealth } from "./health.js";
 export { type GetMeOptions, getMe, type MeMentorado, type MeResult } from "./me/get-me.js";
 export { handleMe } from "./me/handle-me.js";

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs
 import { createServer } from "node:http";
 import { dirname, join, relative } from "node:path";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GET as healthGET } from "../api/health.js";
 import { MIGRATIONS } from "../drizzle/migrations.js";
 import { listen } from "../scripts/local/listen.js";
@@ -23,6 +23,7 @@ import { MAX_DURATION_SECONDS, ROOT } from "../scripts/vercel/output.js";
 import { buildUser, deletedEvent, userEvent } from "./fixtures/clerk.js";
 import { LOCAL_DATABASE_URL, TEST_SECRET } from "./helpers/constants.js";
 import { type FreshDatabase, freshDatabase } from "./helpers/fresh-database.js";
+import { inject } from "./helpers/provided.js";
 import { sqlBlocks } from "./helpers/sql-blocks.js";
 import { allMentorados, allOutbox, allUsers, deliver, signedRequest } from "./helpers/webhook.js";
 

@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import { getRequestListener } from "@hono/node-server";
+import { handleWelcomeCron } from "../email/cron.js";
 import { handleHealth } from "../health.js";
 import { log } from "../log.js";
 import { handleMe } from "../me/handle-me.js";
@@ -79,4 +80,12 @@ export function me(): NodeHandler {
 /** GET /api/health. */
 export function health(): NodeHandler {
   return toNodeHandler(handleHealth);
+}
+
+/**
+ * GET /api/cron/welcome-emails (`Authorization: Bearer $CRON_SECRET`): the sweeper of the welcome
+ * emails the inline send could not deliver. Something must call it at least daily.
+ */
+export function welcomeCron(): NodeHandler {
+  return toNodeHandler(handleWelcomeCron);
 }
