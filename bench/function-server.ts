@@ -18,7 +18,8 @@ const sqlEndpoint = process.env.NEON_LOCAL_FETCH_ENDPOINT ?? "";
 const realFetch = globalThis.fetch;
 let sqlWaitMs = 0;
 let sqlFetches = 0;
-globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => {
+// Object.assign keeps fetch's other members (Bun's `preconnect`), so the type is still fetch's.
+globalThis.fetch = Object.assign(async (input: string | URL | Request, init?: RequestInit) => {
   const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
   if (url !== sqlEndpoint) return realFetch(input, init);
   const t0 = performance.now();
@@ -30,7 +31,7 @@ globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => 
     sqlWaitMs += performance.now() - t0;
     sqlFetches++;
   }
-};
+}, realFetch);
 
 type Handler = (request: Request) => Promise<Response>;
 const ours = clerkRoute as unknown as Record<string, Handler | undefined>;

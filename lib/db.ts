@@ -11,11 +11,17 @@ let current: { url: string; endpoint: string | undefined; timeoutMs: number; db:
 const neonDefaultEndpoint = neonConfig.fetchEndpoint;
 
 /**
+ * The call signature of fetch, not `typeof fetch`: Bun's fetch type also has `preconnect`, which a
+ * wrapper need not (and the driver never calls).
+ */
+type FetchFunction = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+
+/**
  * fetch with a deadline: every SQL HTTP request is aborted after `timeoutMs`. The driver turns the
  * abort into an error whose cause is a TimeoutError (lib/db-error.ts recognises it), and Neon
  * cancels and rolls back the work of a client that went away, so nothing is half-written.
  */
-function fetchWithDeadline(timeoutMs: number): typeof fetch {
+function fetchWithDeadline(timeoutMs: number): FetchFunction {
   return (input, init) => {
     const deadline = AbortSignal.timeout(timeoutMs);
     const signal = init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline;

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { sql } from "drizzle-orm";
 import { migrate as drizzleMigrate } from "drizzle-orm/neon-http/migrator";
-import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { MIGRATIONS } from "../drizzle/migrations.js";
 import { getDb } from "../lib/db.js";
 import { DEFAULT_MAPPING_FILE, inspect, mappingModule } from "../scripts/db/adopt/apply.js";
@@ -21,6 +21,7 @@ import { runAdopt } from "../scripts/db/adopt.js";
 import { listen } from "../scripts/local/listen.js";
 import { schemaObjects } from "./helpers/catalog.js";
 import { type FreshDatabase, freshDatabase } from "./helpers/fresh-database.js";
+import { inject } from "./helpers/provided.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("./fixtures/adopt/", import.meta.url));

@@ -5,12 +5,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { clerkWebhookEvents, emailOutbox, syncRuns } from "../drizzle/schema.js";
 import { getDb } from "../lib/db.js";
 import { type ClerkApi, generateUsers, startClerkApi } from "../scripts/local/clerk-api.js";
 import { rng } from "./fixtures/random.js";
 import { LOCAL_DATABASE_URL } from "./helpers/constants.js";
+import { inject } from "./helpers/provided.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SEED = Number(process.env.SIGINT_SEED ?? 24);

@@ -7,11 +7,12 @@ import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listen } from "../scripts/local/listen.js";
 import { openBackend } from "../scripts/local/sql-backends.js";
 import { startSqlEndpoint } from "../scripts/local/sql-endpoint.js";
 import { createTestDatabase } from "./helpers/global-setup.js";
+import { inject } from "./helpers/provided.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const run = promisify(execFile);

@@ -11,12 +11,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIGRATIONS } from "../drizzle/migrations.js";
 import { clerkWebhookEvents, emailOutbox, mentorados, users } from "../drizzle/schema.js";
 import { type Db, getDb } from "../lib/db.js";
 import { buildUser, svixHeaders, userEvent } from "./fixtures/clerk.js";
 import { TEST_SECRET } from "./helpers/constants.js";
+import { inject } from "./helpers/provided.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const pgMode = inject("backendKind") === "postgres";

@@ -9,7 +9,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIGRATIONS } from "../drizzle/migrations.js";
 import { type ClerkApi, startClerkApi } from "../scripts/local/clerk-api.js";
 import { applyClerkSettings, CLERK_DEFAULT_API_URL } from "../scripts/local/clerk-settings.js";
@@ -32,6 +32,7 @@ import {
 import { buildUser } from "./fixtures/clerk.js";
 import { OTHER_SECRET, TEST_SECRET } from "./helpers/constants.js";
 import { type FreshDatabase, freshDatabase } from "./helpers/fresh-database.js";
+import { inject } from "./helpers/provided.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const STAND_INS = {

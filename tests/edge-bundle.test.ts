@@ -4,7 +4,12 @@ import { builtinModules } from "node:module";
 import { build, type Plugin } from "esbuild";
 import { describe, expect, it } from "vitest";
 
-const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+// Node's own built-ins: under Bun, builtinModules also lists Bun's (bun, bun:*) and the npm
+// packages Bun implements natively (ws, undici), which a worker bundle may well contain.
+const NOT_NODE = /^bun(:|$)|^(ws|undici)$/;
+const BUILTINS = new Set(
+  builtinModules.filter((m) => !NOT_NODE.test(m)).flatMap((m) => [m, `node:${m}`]),
+);
 
 function forbidNodeBuiltins(found: string[]): Plugin {
   return {

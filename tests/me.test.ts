@@ -36,6 +36,8 @@ import {
 } from "./helpers/webhook.js";
 
 const APP = "https://app.example.test";
+/** Bun's fetch retries a request once after a reset keep-alive connection; Node's does not. */
+const BUN_RESET_RETRIES = "Bun" in globalThis ? 1 : 0;
 const URL_ME = "https://sync.example.test/api/me";
 const ENV_KEYS = [
   "CLERK_JWT_KEY",
@@ -378,7 +380,7 @@ describe("GET /api/me: deleted users, and Clerk failing", () => {
   it.each([
     ["503", () => Object.assign(clerk.faults, { failNext: 1, status: 503 }), "5"],
     ["500", () => Object.assign(clerk.faults, { failNext: 1, status: 500 }), "5"],
-    ["network reset", () => Object.assign(clerk.faults, { resetNext: 1 }), "5"],
+    ["network reset", () => Object.assign(clerk.faults, { resetNext: 1 + BUN_RESET_RETRIES }), "5"],
   ])(
     "Clerk %s: 503 with Retry-After, nothing written, one Clerk request",
     async (_n, fault, retryAfter) => {
@@ -389,7 +391,9 @@ describe("GET /api/me: deleted users, and Clerk failing", () => {
       expect(r.status).toBe(503);
       expect(r.body).toMatchObject({ ok: false, error: "clerk_unavailable" });
       expect(r.headers.get("retry-after")).toBe(retryAfter);
-      expect(asked).toBe(1);
+      // Bun's fetch retries a GET once, on a new connection, when a reused keep-alive connection
+      // is reset: there the stand-in resets both, and sees our one request twice.
+      expect(asked).toBe(_n === "network reset" ? 1 + BUN_RESET_RETRIES : 1);
       expect(await snapshot()).toBe(before);
       // Once Clerk is back, the same request succeeds.
       expect((await me(bearer(token({ sub: u.id })))).body.source).toBe("clerk");

@@ -6,10 +6,11 @@
 import { NeonDbError, neon } from "@neondatabase/serverless";
 import { sql } from "drizzle-orm";
 import pg from "pg";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { getDb } from "../lib/db.js";
 import { NEON_ERROR_KEYS } from "../scripts/local/sql-endpoint.js";
 import { LOCAL_DATABASE_URL } from "./helpers/constants.js";
+import { inject } from "./helpers/provided.js";
 
 const onPostgres = inject("backendKind") === "postgres";
 

@@ -2,12 +2,13 @@
 // "unnamed" prepares nothing that outlives a request, as Neon's proxy; "named" keeps its plan
 // cache. In both, a connection goes back to the pool with no transaction open, and a finished
 // request sends no ROLLBACK, so the server logs no "there is no transaction in progress" warning.
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   PostgresBackend,
   type StatementMode,
   statementModeFromEnv,
 } from "../scripts/local/sql-backends.js";
+import { inject } from "./helpers/provided.js";
 
 const onPostgres = inject("backendKind") === "postgres";
 

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs
 import { createServer } from "node:http";
 import { dirname, join, relative } from "node:path";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GET as healthGET } from "../api/health.js";
 import { MIGRATIONS } from "../drizzle/migrations.js";
 import { listen } from "../scripts/local/listen.js";
@@ -23,8 +23,30 @@ import { MAX_DURATION_SECONDS, ROOT } from "../scripts/vercel/output.js";
 import { buildUser, deletedEvent, userEvent } from "./fixtures/clerk.js";
 import { LOCAL_DATABASE_URL, TEST_SECRET } from "./helpers/constants.js";
 import { type FreshDatabase, freshDatabase } from "./helpers/fresh-database.js";
+import { inject } from "./helpers/provided.js";
 import { sqlBlocks } from "./helpers/sql-blocks.js";
 import { allMentorados, allOutbox, allUsers, deliver, signedRequest } from "./helpers/webhook.js";
+
+/** spawnSync's answer, without blocking this process's event loop meanwhile. */
+function spawnAsync(
+  command: string,
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv },
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 let build: OfflineBuild;
 let output: string;
@@ -103,20 +125,25 @@ describe("vercel build (offline, Vercel's CLI)", () => {
       const input = JSON.parse(process.env.REQUEST);
       const res = await mod.POST(new Request(input.url, { method: "POST", headers: input.headers, body: input.body }));
       console.log(JSON.stringify({ status: res.status, body: await res.json() }));`;
-    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-      encoding: "utf8",
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: LOCAL_DATABASE_URL,
-        NEON_LOCAL_FETCH_ENDPOINT: inject("sqlEndpoint"),
-        CLERK_WEBHOOK_SIGNING_SECRET: TEST_SECRET,
-        REQUEST: JSON.stringify({
-          url: request.url,
-          headers: Object.fromEntries(request.headers),
-          body: await request.text(),
-        }),
+    // Not spawnSync: under bun test the SQL endpoint the child calls runs in this very process
+    // (the preload), which must stay free to answer it. Plain Node under either runner.
+    const run = await spawnAsync(
+      process.versions.bun ? "node" : process.execPath,
+      ["--input-type=module", "-e", script],
+      {
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: LOCAL_DATABASE_URL,
+          NEON_LOCAL_FETCH_ENDPOINT: inject("sqlEndpoint"),
+          CLERK_WEBHOOK_SIGNING_SECRET: TEST_SECRET,
+          REQUEST: JSON.stringify({
+            url: request.url,
+            headers: Object.fromEntries(request.headers),
+            body: await request.text(),
+          }),
+        },
       },
-    });
+    );
     expect(run.status, run.stderr).toBe(0);
     const answer = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}");
     expect(answer).toEqual({ status: 200, body: { ok: true, outcome: "created" } });

@@ -13,7 +13,7 @@ import { existsSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ClerkApi, startClerkApi } from "../scripts/local/clerk-api.js";
 import { listen } from "../scripts/local/listen.js";
 import {
@@ -24,6 +24,7 @@ import {
 import { freshRepositoryCopy, vercelCli } from "../scripts/vercel/offline-build.js";
 import { buildUser } from "./fixtures/clerk.js";
 import { TEST_SECRET } from "./helpers/constants.js";
+import { inject } from "./helpers/provided.js";
 import { allMentorados, allUsers } from "./helpers/webhook.js";
 
 const run = promisify(execFile);

@@ -227,10 +227,10 @@ const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
  * endpoint: without NEON_LOCAL_FETCH_ENDPOINT the driver would ask https://api.<host>/sql and fail
  * with "Failed to parse URL". The line that says what to do instead; undefined when fine.
  */
-export function localUrlProblem(env: {
-  DATABASE_URL?: string | undefined;
-  NEON_LOCAL_FETCH_ENDPOINT?: string | undefined;
-}): string | undefined {
+export function localUrlProblem(
+  // Any record of variables (process.env included: Bun's ProcessEnv type declares no key of these).
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
   const url = env.DATABASE_URL;
   if (!url || env.NEON_LOCAL_FETCH_ENDPOINT || !URL.canParse(url)) return undefined;
   if (!LOOPBACK.test(new URL(url).hostname)) return undefined;
@@ -260,7 +260,11 @@ function databaseError(err: unknown): { message: string; code: string } | undefi
  */
 export function explainMigrationFailure(
   err: unknown,
-  env: { DATABASE_URL?: string; NEON_LOCAL_FETCH_ENDPOINT?: string } = process.env,
+  // The two variables, not process.env itself: Bun's ProcessEnv type shares no declared key.
+  env: { DATABASE_URL?: string | undefined; NEON_LOCAL_FETCH_ENDPOINT?: string | undefined } = {
+    DATABASE_URL: process.env.DATABASE_URL,
+    NEON_LOCAL_FETCH_ENDPOINT: process.env.NEON_LOCAL_FETCH_ENDPOINT,
+  },
 ): string {
   const local = localUrlProblem(env);
   if (local) return local;

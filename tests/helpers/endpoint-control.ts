@@ -1,6 +1,7 @@
 // Talks to the SQL endpoint's /__control route (test-only): request counts and injected faults.
-import { inject } from "vitest";
+
 import type { EndpointStats, Faults } from "../../scripts/local/sql-endpoint.js";
+import { inject } from "./provided.js";
 
 function controlUrl(): string {
   return inject("sqlEndpoint").replace(/\/sql$/, "/__control");

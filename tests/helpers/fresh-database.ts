@@ -1,12 +1,13 @@
 // A database no migration has touched, behind a local SQL endpoint of its own: embedded PGlite in
 // memory, or, on the PostgreSQL pass, a database created for it on the same server and dropped by
 // close().
-import { inject } from "vitest";
+
 import { getDb } from "../../lib/db.js";
 import { migrate } from "../../scripts/db/migrate.js";
 import { openBackend, type SqlBackend } from "../../scripts/local/sql-backends.js";
 import { type SqlEndpoint, startSqlEndpoint } from "../../scripts/local/sql-endpoint.js";
 import { createTestDatabase } from "./global-setup.js";
+import { inject } from "./provided.js";
 
 export interface FreshDatabase {
   backend: SqlBackend;

@@ -9,13 +9,14 @@
 // which shows the rollback on disconnect on PGlite too.
 import { sql } from "drizzle-orm";
 import pg from "pg";
-import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { getDb } from "../../lib/db.js";
 import { createWelcomeCronHandler } from "../../lib/email/cron.js";
 import { handleHealth } from "../../lib/health.js";
 import { buildUser, clerkId, userEvent } from "../fixtures/clerk.js";
 import { control } from "../helpers/endpoint-control.js";
 import { captured, sensitive } from "../helpers/log-capture.js";
+import { inject } from "../helpers/provided.js";
 import { deliver } from "../helpers/webhook.js";
 
 const DEADLINE_MS = "1500";
