@@ -295,7 +295,7 @@ describe("backfill", () => {
         // Bun's fetch retries a request once after a reset keep-alive connection (Node's does not),
         // so there more resets are needed for one to reach the client as a network error.
         if (reason.includes("502") && a.faults.failNext === 0) {
-          a.faults.resetNext = "Bun" in globalThis ? 4 : 2;
+          a.faults.resetNext = "Bun" in globalThis ? 3 : 2;
         }
       },
     });

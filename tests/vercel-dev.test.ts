@@ -131,8 +131,10 @@ async function startVercelDev(env: Record<string, string>): Promise<VercelDev> {
 
 /** `npm run send` (scripts/send.ts) run in the copy, as a developer runs it in a second shell. */
 async function send(vd: VercelDev, env: Record<string, string>, ...args: string[]) {
+  // Plain Node, as `npm run send` runs it: Bun itself would load .env.local into the environment,
+  // which this test tells apart (docs/inside-your-server.md).
   return run(
-    process.execPath,
+    "Bun" in globalThis ? "node" : process.execPath,
     ["--import", "tsx", "scripts/send.ts", ...args, "--url", `${vd.base}/api/webhooks/clerk`],
     { cwd: vd.dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } },
   );
