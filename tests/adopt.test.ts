@@ -3,7 +3,7 @@
 // in camelCase (no Clerk column at all) and snake_case (a Clerk id column of its own). Each case
 // runs on a database of its own (tests/helpers/fresh-database.ts), through the production driver.
 import { execFile, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +21,7 @@ import { runAdopt } from "../scripts/db/adopt.js";
 import { listen } from "../scripts/local/listen.js";
 import { schemaObjects } from "./helpers/catalog.js";
 import { type FreshDatabase, freshDatabase } from "./helpers/fresh-database.js";
+import { migrationsFolder } from "./helpers/migrations-folder.js";
 import { inject } from "./helpers/provided.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -44,28 +45,14 @@ type Naming = "camel" | "snake";
 
 /** The app's Drizzle migrations folder: its first migration (and its next), dated after ours. */
 function appFolder(naming: Naming, withNext: boolean): string {
-  const dir = tempDir("app-drizzle-");
-  mkdirSync(join(dir, "meta"));
-  const entries = [
+  const tags = [
     { tag: "0000_app_init", when: ourLast + DAY },
     ...(withNext ? [{ tag: "0001_app_next", when: ourLast + 2 * DAY }] : []),
   ];
-  for (const e of entries)
-    copyFileSync(join(FIXTURES, naming, `${e.tag}.sql`), join(dir, `${e.tag}.sql`));
-  writeFileSync(
-    join(dir, "meta", "_journal.json"),
-    JSON.stringify({
-      version: "7",
-      dialect: "postgresql",
-      entries: entries.map((e, idx) => ({
-        idx,
-        version: "7",
-        when: e.when,
-        tag: e.tag,
-        breakpoints: true,
-      })),
-    }),
+  const dir = migrationsFolder(
+    tags.map((e) => ({ ...e, from: join(FIXTURES, naming, `${e.tag}.sql`) })),
   );
+  temps.push(dir);
   return dir;
 }
 

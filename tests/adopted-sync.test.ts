@@ -4,8 +4,7 @@
 // functions, with the mapping it wrote, are served in a child process, and get signed webhooks
 // and session tokens over HTTP. The app's rows are checked against what adoption may change.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -31,6 +30,7 @@ import {
 import { LOCAL_DATABASE_URL, TEST_SECRET } from "./helpers/constants.js";
 import { type FreshDatabase, freshDatabase } from "./helpers/fresh-database.js";
 import { sensitive } from "./helpers/log-capture.js";
+import { migrationsFolder } from "./helpers/migrations-folder.js";
 
 const run = promisify(execFile);
 const FIXTURES = fileURLToPath(new URL("./fixtures/app-database/", import.meta.url));
@@ -88,25 +88,13 @@ describe.each(NAMINGS)("an adopted $name database", (naming) => {
 
   beforeAll(async () => {
     fresh = await freshDatabase();
-    const folder = mkdtempSync(join(tmpdir(), "app-drizzle-"));
-    mkdirSync(join(folder, "meta"));
-    writeFileSync(join(folder, "0000_app.sql"), readFileSync(join(FIXTURES, naming.migration)));
-    writeFileSync(
-      join(folder, "meta", "_journal.json"),
-      JSON.stringify({
-        version: "7",
-        dialect: "postgresql",
-        entries: [
-          {
-            idx: 0,
-            version: "7",
-            when: MIGRATIONS.at(-1)!.when + DAY,
-            tag: "0000_app",
-            breakpoints: true,
-          },
-        ],
-      }),
-    );
+    const folder = migrationsFolder([
+      {
+        from: join(FIXTURES, naming.migration),
+        tag: "0000_app",
+        when: MIGRATIONS.at(-1)!.when + DAY,
+      },
+    ]);
     await onFresh((db) => drizzleMigrate(db, { migrationsFolder: folder }));
     rmSync(folder, { recursive: true, force: true });
     for (const s of readFileSync(join(FIXTURES, naming.people), "utf8").split(

@@ -2,8 +2,7 @@
 // journal, its tables and rows, and ours in the schema clerk_sync. Each case runs on a database
 // of its own (tests/helpers/fresh-database.ts), through the production driver and drizzle-orm's
 // own neon-http migrator for the app's side.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
@@ -17,6 +16,7 @@ import { migrate } from "../scripts/db/migrate.js";
 import { buildUser, userEvent } from "./fixtures/clerk.js";
 import { schemaObjects } from "./helpers/catalog.js";
 import { type FreshDatabase, freshDatabase } from "./helpers/fresh-database.js";
+import { migrationsFolder as makeMigrationsFolder } from "./helpers/migrations-folder.js";
 import { call, signedRequest } from "./helpers/webhook.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/app-database/", import.meta.url));
@@ -30,24 +30,10 @@ afterAll(() => {
   for (const f of folders) rmSync(f, { recursive: true, force: true });
 });
 
-/** A drizzle-kit migrations folder of the given SQL files, dated as given. */
+/** A migrations folder (tests/helpers/migrations-folder.ts), removed after the file. */
 function migrationsFolder(entries: { from: string; tag: string; when: number }[]): string {
-  const dir = mkdtempSync(join(tmpdir(), "app-drizzle-"));
+  const dir = makeMigrationsFolder(entries);
   folders.push(dir);
-  mkdirSync(join(dir, "meta"));
-  for (const e of entries) copyFileSync(e.from, join(dir, `${e.tag}.sql`));
-  const journal = {
-    version: "7",
-    dialect: "postgresql",
-    entries: entries.map((e, idx) => ({
-      idx,
-      version: "7",
-      when: e.when,
-      tag: e.tag,
-      breakpoints: true,
-    })),
-  };
-  writeFileSync(join(dir, "meta", "_journal.json"), JSON.stringify(journal));
   return dir;
 }
 
