@@ -23,6 +23,8 @@ export interface SqlServerReady {
   backendKind: "pglite" | "postgres";
   /** Whether planning and execution time can be read (pg_stat_statements), and if not, why. */
   statementStats: { available: boolean; planning: boolean; note: string };
+  /** The server's autovacuum setting ("on", "off"), null on PGlite: Neon runs it on. */
+  autovacuum: string | null;
 }
 
 export type SqlServerRequest =

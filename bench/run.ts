@@ -582,6 +582,66 @@ function targets(
     limit: ">= 600",
     met: judge(o0 ? o0.eventsPerSec >= 600 : null),
   });
+  // Issue 25: the database's share, Neon-faithful, ratios within this run. PostgreSQL CPU per
+  // event of ours at or under the naive flow's at each RTT and preload; flat with size; at RTT 0
+  // twice the naive flow's throughput; the function's CPU within 0.3 ms of the floor's.
+  const peer = (v: Variant, o: PhaseResult) =>
+    results.find(
+      (r) =>
+        r.variant === v &&
+        r.rttMs === o.rttMs &&
+        r.concurrency === o.concurrency &&
+        r.preload === o.preload,
+    );
+  for (const o of ours) {
+    const b = peer("baseline", o);
+    const oc = o.postgresBackendCpuMsPerEvent;
+    const bc = b?.postgresBackendCpuMsPerEvent ?? null;
+    if (oc === null || bc === null) continue;
+    out.push({
+      target: `PostgreSQL CPU ms/event, ours vs naive (RTT ${o.rttMs}, C ${o.concurrency}, preload ${o.preload.toLocaleString("en")})`,
+      value: oc,
+      limit: `<= ${bc} (the naive flow's; x${round(oc / bc, 2)})`,
+      met: judge(oc <= bc),
+    });
+  }
+  for (const rtt of [...new Set(ours.map((r) => r.rttMs))]) {
+    const atRtt = ours.filter((r) => r.rttMs === rtt && r.postgresBackendCpuMsPerEvent !== null);
+    const small = atRtt.find((r) => r.preload === Math.min(...atRtt.map((x) => x.preload)));
+    const large = atRtt.find((r) => r.preload === Math.max(...atRtt.map((x) => x.preload)));
+    if (!small || !large || small === large) continue;
+    const x = round(
+      (large.postgresBackendCpuMsPerEvent ?? 0) / (small.postgresBackendCpuMsPerEvent ?? 1),
+      2,
+    );
+    out.push({
+      target: `flatness: ours PostgreSQL CPU/event, preload ${large.preload.toLocaleString("en")} over ${small.preload.toLocaleString("en")} (RTT ${rtt})`,
+      value: x,
+      limit: "<= 1.2",
+      met: judge(x <= 1.2),
+    });
+  }
+  for (const o of ours.filter((r) => r.rttMs === 0)) {
+    const b = peer("baseline", o);
+    if (!b) continue;
+    const x = round(o.eventsPerSec / b.eventsPerSec, 2);
+    out.push({
+      target: `throughput ours/naive at RTT 0, C ${o.concurrency}, preload ${o.preload.toLocaleString("en")}`,
+      value: x,
+      limit: ">= 2",
+      met: judge(x >= 2),
+    });
+  }
+  for (const o of ours) {
+    const f = peer("floor", o);
+    if (!f) continue;
+    out.push({
+      target: `function CPU ms/event over the floor's (ours, RTT ${o.rttMs}, C ${o.concurrency})`,
+      value: round(o.functionCpuMsPerEvent - f.functionCpuMsPerEvent, 3),
+      limit: `<= 0.3 (floor ${f.functionCpuMsPerEvent})`,
+      met: judge(o.functionCpuMsPerEvent - f.functionCpuMsPerEvent <= 0.3),
+    });
+  }
   if (meResults.length) {
     const meSql = Math.max(...meResults.map((r) => r.sqlRequestsPerRequest));
     out.push({
@@ -630,6 +690,10 @@ async function main(): Promise<void> {
   console.log(`bench: database ${a.ready.backend}; SQL endpoint ${a.ready.sqlUrl}`);
   if (a.ready.backendKind === "postgres") console.log(`bench: statements: ${statementsLabel}`);
   console.log(`bench: PostgreSQL planning/execution split: ${a.ready.statementStats.note}`);
+  if (a.ready.autovacuum !== null)
+    console.log(
+      `bench: autovacuum ${a.ready.autovacuum} on this server${a.ready.autovacuum === "on" ? "" : " (Neon runs it on: here nothing re-analyzes the tables or vacuums them during a phase)"}`,
+    );
   console.log(
     `bench: ${rtts.map((r) => `${eventsFor(r)} events at RTT ${r} / C ${concurrencyFor(r)}`).join(", ")}; preloads ${preloads.join(", ")} (growth phases: ours and baseline at each RTT)${flags.events === undefined ? "; 1,000 events per phase by default to stay within ~10 minutes on 2 cores (--events N for more)" : ""}`,
   );

@@ -246,8 +246,13 @@ async function main(): Promise<void> {
   await migrate(getDb());
   endpoint.setDelay(opts.delayMs);
   endpoint.resetStats();
+  const autovacuum =
+    backend.kind === "postgres"
+      ? String((await backend.query({ query: "show autovacuum", params: [] })).rows[0]?.[0])
+      : null;
   const ready: SqlServerReady = {
     type: "ready",
+    autovacuum,
     sqlUrl: endpoint.url,
     controlUrl: endpoint.url.replace(/\/sql$/, "/__control"),
     backend: backend.description,

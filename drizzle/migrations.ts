@@ -7,4 +7,5 @@ export const MIGRATIONS: readonly { tag: string; when: number }[] = [
   { tag: "0003_clerk_sync_schema", when: 1796310768779 },
   { tag: "0004_adoption", when: 1796312922135 },
   { tag: "0005_ledger_in_flight", when: 1796313975939 },
+  { tag: "0006_drop_ledger_in_flight", when: 1796410512706 },
 ];

@@ -81,13 +81,9 @@ export const clerkWebhookEvents = clerkSync.table(
   },
   (t) => [
     index("clerk_webhook_events_clerk_user_id_idx").on(t.clerkUserId),
-    // Only this transaction's own rows are ever in flight ('pending*' is never committed), so this
-    // index stays near empty whatever the ledger's size: the batch's statements find their rows
-    // through it, and no plan made on a small or unanalyzed ledger can choose to scan the whole
-    // table instead (tests/plans.test.ts).
-    index("clerk_webhook_events_in_flight_idx")
-      .on(t.svixId)
-      .where(sql`${t.outcome} in ('pending', 'pending_claimed', 'pending_link', 'pending_stale')`),
+    // No index on in-flight rows (0005, dropped by 0006): the sync reads its own rows by svix_id
+    // alone (lib/sync/statements.ts), and that index kept every superseded 'pending' version's
+    // entry until VACUUM, which a scan of it then read per event.
   ],
 );
 

@@ -11,6 +11,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { MAPPING } from "../drizzle/mapping.js";
 import { OWN_SCHEMA } from "../drizzle/schema.js";
 import { type MentoradoColumn, qualified, type UserColumn } from "./mapping.js";
+import { ROUTINES } from "./sync/routines.js";
 
 export type Category = "string" | "boolean" | "datetime" | "integer" | "jsonb";
 export const TYPCATEGORY: Record<Category, string> = {
@@ -121,8 +122,14 @@ export const REQUIRED_TABLES: readonly RequiredTable[] = [
   },
 ];
 
-/** The functions the sync's SQL calls, as regprocedure signatures. */
-export const REQUIRED_FUNCTIONS = ["public.email_key(text)"] as const;
+/**
+ * The functions the sync's SQL calls, as regprocedure signatures: email_key() and this version's
+ * routines (lib/sync/routines.ts), which `npm run db:migrate` creates.
+ */
+export const REQUIRED_FUNCTIONS: readonly string[] = [
+  "public.email_key(text)",
+  ...ROUTINES.map((r) => r.signature),
+];
 
 /**
  * The ON CONFLICT arbiters: a unique, non-partial index on exactly these columns (or this

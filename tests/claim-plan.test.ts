@@ -5,21 +5,14 @@
 // user_id index), costing PostgreSQL milliseconds of CPU per delivery. Read off EXPLAIN ANALYZE of
 // the real statement, run in the real batch, on both databases.
 import { sql } from "drizzle-orm";
-import { PgDialect } from "drizzle-orm/pg-core";
 import { beforeEach, describe, expect, it } from "vitest";
 import { getDb } from "../lib/db.js";
-import {
-  claimMentorados,
-  insertLedger,
-  type UserRecord,
-  upsertUsers,
-  usersInput,
-} from "../lib/sync/statements.js";
+import { USERS_ROUTINE } from "../lib/sync/routines.js";
+import type { UserRecord } from "../lib/sync/statements.js";
 import { clerkId } from "./fixtures/clerk.js";
 import { allMentorados, preRegister } from "./helpers/webhook.js";
 
 const WAITING = 300;
-const dialect = new PgDialect();
 
 interface PlanNode {
   "Node Type": string;
@@ -63,19 +56,30 @@ function record(over: Partial<UserRecord> & { clerk_id: string; email: string })
   };
 }
 
-/** Runs the user batch with EXPLAIN ANALYZE on its claim: one transaction, committed. */
-async function explainClaim(r: UserRecord): Promise<{ rows: number; plan: string }> {
-  const input = usersInput([r]);
-  const q = (s: ReturnType<typeof sql>) => dialect.sqlToQuery(s);
-  const ledger = q(insertLedger(input));
-  const upsert = q(upsertUsers(input));
-  const claim = q(sql`explain (analyze, format json) ${claimMentorados(input)}`);
+/**
+ * Runs the user routine's statements as PREPARE would take them (lib/sync/routines.ts), in one
+ * transaction, committed, with EXPLAIN ANALYZE on the last (the claim). What statements 1 and 3
+ * hand on is given (`written`: whether the upsert writes this version) and checked against what
+ * they returned.
+ */
+async function explainClaim(
+  r: UserRecord,
+  written: boolean,
+): Promise<{ rows: number; plan: string }> {
+  const params = [JSON.stringify([r]), `{${r.svix_id}}`, "{}", written ? `{${r.clerk_id}}` : "{}"];
+  const [record, upsert, claim] = USERS_ROUTINE.prepared;
+  const uses = (text = "") =>
+    params.slice(0, Math.max(...[...text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]))));
   const client = getDb().$client;
   const results = await client.transaction((t) => [
-    t.query(ledger.sql, ledger.params),
-    t.query(upsert.sql, upsert.params),
-    t.query(claim.sql, claim.params),
+    t.query(record ?? "", uses(record)),
+    t.query(upsert ?? "", uses(upsert)),
+    t.query(`explain (analyze, format json) ${claim}`, uses(claim)),
   ]);
+  const handed = (i: number) =>
+    Object.values((results[i] as Record<string, unknown>[])[0] ?? {})[0];
+  expect(handed(0)).toEqual([r.svix_id]);
+  expect(handed(1)).toEqual(written ? [r.clerk_id] : []);
   const cell = Object.values((results[2] as Record<string, unknown>[])[0] ?? {})[0];
   const doc = (typeof cell === "string" ? JSON.parse(cell) : cell) as [{ Plan: PlanNode }];
   return { rows: keyedProfileRows(doc[0].Plan), plan: JSON.stringify(doc[0].Plan) };
@@ -94,7 +98,7 @@ beforeEach(async () => {
 describe(`the claim, with ${WAITING} pre-registered profiles waiting`, () => {
   it("creates a profile without keying any stored profile", async () => {
     const r = record({ clerk_id: clerkId("user"), email: "nova@example.com" });
-    const { rows, plan } = await explainClaim(r);
+    const { rows, plan } = await explainClaim(r, true);
     expect(rows, plan).toBe(0);
     const created = (await allMentorados()).filter((m) => m.email === "nova@example.com");
     expect(created).toHaveLength(1);
@@ -104,7 +108,7 @@ describe(`the claim, with ${WAITING} pre-registered profiles waiting`, () => {
   it("links a pre-registered profile without keying any stored profile", async () => {
     const id = await preRegister("Ligada@Example.com");
     const r = record({ clerk_id: clerkId("user"), email: "ligada@example.com" });
-    const { rows, plan } = await explainClaim(r);
+    const { rows, plan } = await explainClaim(r, true);
     expect(rows, plan).toBe(0);
     const linked = (await allMentorados()).find((m) => m.id === id);
     expect(linked?.userId).not.toBeNull();
@@ -118,11 +122,14 @@ describe(`the claim, with ${WAITING} pre-registered profiles waiting`, () => {
       email: "dupla@example.com",
       clerk_created_at: "2026-01-02T00:00:00.000Z",
     });
-    await explainClaim(a);
-    await explainClaim({ ...b, clerk_updated_at: "2026-01-03T00:00:00.000Z", svix_id: "msg_b2" });
+    await explainClaim(a, true);
+    await explainClaim(
+      { ...b, clerk_updated_at: "2026-01-03T00:00:00.000Z", svix_id: "msg_b2" },
+      true,
+    );
     const before = await allMentorados();
     // An older version of B: stale, so the probe for an unlinked profile with its email runs.
-    const { rows, plan } = await explainClaim({ ...b, svix_id: "msg_b1" });
+    const { rows, plan } = await explainClaim({ ...b, svix_id: "msg_b1" }, false);
     // One index probe: A's profile, found linked, so nothing is claimed.
     expect(rows, plan).toBe(1);
     expect(await allMentorados()).toEqual(before);

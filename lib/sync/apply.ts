@@ -1,25 +1,14 @@
-// Runs the statements of lib/sync/statements.ts as ONE batch per call: one Neon HTTP request, one
-// transaction. No decision is taken in JavaScript between statements.
+// Runs the rules of lib/sync/statements.ts as ONE call of their routine (lib/sync/routines.ts) per
+// batch: one Neon HTTP request, one transaction. No decision is taken in JavaScript between them.
 
 import type { SQL } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
-import { MAPPING } from "../../drizzle/mapping.js";
 import type { ClerkUser } from "../clerk/schemas.js";
 import { displayName, primaryEmail, turmaFor } from "../clerk/user.js";
 import type { Db } from "../db.js";
 import { sqlState } from "../db-error.js";
-import {
-  claimLegacyUsers,
-  claimMentorados,
-  type DeletionRecord,
-  deleteUser,
-  insertDeletionLedger,
-  insertLedger,
-  type UserRecord,
-  unlinkDeletedUser,
-  upsertUsers,
-  usersInput,
-} from "./statements.js";
+import { DELETION_ROUTINE, USERS_ROUTINE } from "./routines.js";
+import type { DeletionRecord, UserRecord } from "./statements.js";
 
 export const OUTCOMES = [
   "created",
@@ -105,34 +94,6 @@ async function withRetry<T>(run: () => Promise<T>): Promise<Applied<T>> {
  */
 const dialect = new PgDialect();
 
-/**
- * A user batch's statement as the text sent to Neon, built once per instance: every statement of
- * lib/sync/statements.ts takes the batch's users as its one parameter ($1), so the text never
- * changes. Comment lines and indentation are left out: the text travels in every request (and
- * Neon parses it every time), while the comments stay in the source.
- */
-function userBatchText(statement: (input: SQL) => SQL): string {
-  const query = dialect.sqlToQuery(statement(usersInput([])));
-  if (query.params.length !== 1) throw new Error("a user batch statement takes exactly $1");
-  return query.sql
-    .split("\n")
-    .map((line) => line.trim())
-    .filter((line) => line !== "" && !line.startsWith("--"))
-    .join("\n");
-}
-/** The legacy-user claim runs only on an adopted database (drizzle/mapping.ts): ours have none. */
-const USER_BATCH = [
-  insertLedger,
-  ...(MAPPING.adopted ? [claimLegacyUsers] : []),
-  upsertUsers,
-  claimMentorados,
-].map(userBatchText);
-
-/** The texts of a user batch's statements, in order, as sent (each takes the users as $1). */
-export function userBatchTexts(): readonly string[] {
-  return USER_BATCH;
-}
-
 export async function applyUsers(
   db: Db,
   records: UserRecord[],
@@ -146,14 +107,12 @@ export async function applyUsers(
   const users = JSON.stringify([...newest.values()]);
   const extra = after.map((statement) => dialect.sqlToQuery(statement));
   // The driver's own transaction(): the same one HTTP request and transaction as drizzle's
-  // db.batch, without rebuilding the statements' text on every event.
+  // db.batch, the routine's call first, then `after`.
   const applied = await withRetry(async () => {
-    const results = await db.$client.transaction((q) => [
-      ...USER_BATCH.map((text) => q.query(text, [users])),
+    const [settled, ...rest] = await db.$client.transaction((q) => [
+      q.query(USERS_ROUTINE.call, [users]),
       ...extra.map((x) => q.query(x.sql, x.params)),
     ]);
-    const settled = results[USER_BATCH.length - 1];
-    const rest = results.slice(USER_BATCH.length);
     return {
       settled: (settled ?? []) as { svix_id: string; outcome: Outcome }[],
       afterRows: rest as Record<string, unknown>[][],
@@ -166,14 +125,12 @@ export async function applyUsers(
   return { result: outcomes, roundTrips: applied.roundTrips, afterRows: applied.result.afterRows };
 }
 
-/** Applies one user.deleted in one transaction. */
+/** Applies one user.deleted in one transaction: the routine's call. */
 export function applyDeletion(db: Db, d: DeletionRecord): Promise<Applied<Outcome>> {
   return withRetry(async () => {
-    const [, settled] = await db.batch([
-      db.execute(insertDeletionLedger(d)),
-      db.execute<{ outcome: Outcome }>(deleteUser(d)),
-      db.execute(unlinkDeletedUser(d)),
+    const [rows] = await db.$client.transaction((q) => [
+      q.query(DELETION_ROUTINE.call, [d.svix_id, d.clerk_id, d.event_timestamp]),
     ]);
-    return settled.rows[0]?.outcome ?? "duplicate";
+    return (rows as { outcome: Outcome }[] | undefined)?.[0]?.outcome ?? "duplicate";
   });
 }

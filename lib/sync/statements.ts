@@ -1,19 +1,29 @@
-// The rules of DESIGN.md as SQL. A sync is ONE batch (one Neon HTTP request, one READ COMMITTED
-// transaction) whose statements cannot see each other's results in JavaScript, so each statement
-// is gated in SQL on what the earlier ones did, through the delivery's ledger row:
+// The rules of DESIGN.md as SQL. A sync is ONE call of a PL/pgSQL function that runs these
+// statements in order (lib/sync/routines.ts: one Neon HTTP request, one READ COMMITTED
+// transaction, each statement with its own snapshot). Nothing is decided outside SQL: what a
+// statement did is handed to the next ones in the function's variables (B.fresh, B.claimed,
+// B.written below), and the delivery's ledger row is written twice, 'pending' and then its outcome:
 //
-//   insert ledger row 'pending'  (ON CONFLICT DO NOTHING: a redelivered svix id stays as it was,
-//                                 and a concurrent duplicate waits for the first to commit)
-//   -> claim a legacy users row (no Clerk id, same verified email)                 => 'pending_claimed'
-//   -> upsert users, only while 'pending' and only when data.updated_at is newer   => 'pending_link'
-//                                                                   or nothing written => 'pending_stale'
-//   -> link or create the mentorado, only while 'pending_link'; set the final outcome; RETURNING it.
+//   record the deliveries 'pending'    (ON CONFLICT DO NOTHING: a redelivered svix id stays as it
+//                                       was, and a concurrent duplicate waits for the first to
+//                                       commit)                                  => B.fresh: the new ids
+//   -> claim a legacy users row (no Clerk id, same verified email)               => B.claimed
+//   -> upsert users, only for fresh deliveries and only when data.updated_at is newer => B.written
+//   -> link or create the mentorado of each written (or claimed) user; settle every fresh
+//      delivery's outcome in its ledger row; RETURNING it.
 //
-// Only this transaction can see a 'pending*' row (it is never committed as such), so a delivery
-// whose id was already recorded changes nothing and returns no row: that is `duplicate`.
+// 'pending' is never committed (the last statement settles every fresh row), so a delivery whose
+// id was already recorded changes nothing and returns no row: that is `duplicate`.
 //
-// The statements take a set of users (a jsonb array) so the webhook (one user) and the backfill
-// (a page of users, one synthetic delivery id each) run the very same SQL.
+// The statements take a set of users (a jsonb array, the routine's $1) so the webhook (one user)
+// and the backfill (a page of users, one synthetic delivery id each) run the very same SQL.
+//
+// Plans: the routine keeps each statement's plan for the connection's life, so every read of
+// `users`, `mentorados` and the ledger is a lookup that no plan can turn into a scan, whatever the
+// statistics said when it was made: by a unique key given as a correlated subquery (LIMIT 1
+// subqueries are never flattened into joins), by `= any(array)` on a unique index, or by an ON
+// CONFLICT arbiter; never a join the planner may answer by reading a table whole
+// (tests/plans.test.ts).
 //
 // The app's table and column names come from the one mapping (drizzle/mapping.ts, lib/mapping.ts):
 // U.x and M.x are the quoted names of `users` and `mentorados` columns, however the app spells them.
@@ -61,19 +71,38 @@ const INPUT_COLUMNS = sql.raw(`svix_id text, type text, clerk_id text, email tex
   clerk_created_at timestamptz, clerk_updated_at timestamptz, nome_completo text, turma text,
   event_timestamp timestamptz`);
 
-/** The `input` CTE every statement of a user batch starts from: build it once per batch. */
-export function usersInput(records: UserRecord[]): SQL {
+/**
+ * What a user batch's statements name: the users ($1), and what earlier statements did, as
+ * variables of the routine (the plan tests bind them as $2..$4 instead).
+ */
+export interface BatchNames {
+  /** jsonb array of UserRecord. */
+  users: SQL;
+  /** text[]: svix ids recorded by statement 1 (not seen before). */
+  fresh: SQL;
+  /** text[]: svix ids whose legacy users row statement 2 claimed. */
+  claimed: SQL;
+  /** text[]: Clerk ids whose users row statement 3 wrote. */
+  written: SQL;
+}
+
+/** The `input` CTE every statement of a user batch starts from. */
+function input(B: BatchNames): SQL {
   return sql`input as (
-    select * from jsonb_to_recordset(${JSON.stringify(records)}::jsonb) as x(${INPUT_COLUMNS})
+    select * from jsonb_to_recordset(${B.users}::jsonb) as x(${INPUT_COLUMNS})
   )`;
 }
 
-/** 1. Record the deliveries. An id already in the ledger is left untouched (duplicate). */
-export function insertLedger(input: SQL): SQL {
-  return sql`with ${input}
-    insert into clerk_sync.clerk_webhook_events (svix_id, type, clerk_user_id, outcome, event_timestamp)
-    select svix_id, type, clerk_id, 'pending', event_timestamp from input
-    on conflict (svix_id) do nothing`;
+/** 1. Record the deliveries; the ids not seen before are the batch's `fresh` deliveries. */
+export function recordDeliveries(B: BatchNames): SQL {
+  return sql`with ${input(B)},
+    recorded as (
+      insert into clerk_sync.clerk_webhook_events (svix_id, type, clerk_user_id, outcome, event_timestamp)
+      select svix_id, type, clerk_id, 'pending', event_timestamp from input
+      on conflict (svix_id) do nothing
+      returning svix_id
+    )
+    select coalesce(array_agg(svix_id), '{}') from recorded`;
 }
 
 /**
@@ -89,22 +118,22 @@ function versionHash(t: string): SQL {
 }
 
 /**
- * 1b. Claim a legacy user: a `users` row from before Clerk (no Clerk id) whose email has the same
- * email_key() as the delivery's VERIFIED primary email, when it is the only such row and this Clerk
- * user has no row yet. Its Clerk id is set and nothing else (the app's own columns are kept);
- * statement 2 then writes Clerk's data into it as into any row, and its profile stays linked. A
- * concurrent claim of the same row waits for the first, re-checks `clerk_id is null` on the row's
- * newest version and finds it set: one row is never claimed twice. An unverified email never
- * claims (anyone can type an address). Two legacy rows with one identity: neither is claimed.
+ * 2. Claim a legacy user (adopted databases only): a `users` row from before Clerk (no Clerk id)
+ * whose email has the same email_key() as the delivery's VERIFIED primary email, when it is the
+ * only such row and this Clerk user has no row yet. Its Clerk id is set and nothing else (the
+ * app's own columns are kept); statement 3 then writes Clerk's data into it as into any row, and
+ * its profile stays linked. A concurrent claim of the same row waits for the first, re-checks
+ * `clerk_id is null` on the row's newest version and finds it set: one row is never claimed
+ * twice. An unverified email never claims (anyone can type an address). Two legacy rows with one
+ * identity: neither is claimed. Returns the claimed deliveries' svix ids.
  */
-export function claimLegacyUsers(input: SQL): SQL {
-  return sql`with ${input},
+export function claimLegacyUsers(B: BatchNames): SQL {
+  return sql`with ${input(B)},
     candidates as (
       select i.svix_id, i.clerk_id, email_key(i.email) as key
       from input i
-      join clerk_sync.clerk_webhook_events e on e.svix_id = i.svix_id and e.outcome = 'pending'
-      where i.email_verified and email_key(i.email) <> ''
-        and not exists (select 1 from ${U.$} x where x.${U.clerk_id} = i.clerk_id)
+      where i.svix_id = any(${B.fresh}) and i.email_verified and email_key(i.email) <> ''
+        and (select x.${U.id} from ${U.$} x where x.${U.clerk_id} = i.clerk_id limit 1) is null
     ),
     legacy as (
       select c.svix_id, c.clerk_id, min(u.${U.id}) as id
@@ -119,25 +148,24 @@ export function claimLegacyUsers(input: SQL): SQL {
       where u.${U.id} = l.id and u.${U.clerk_id} is null
       returning l.svix_id
     )
-    update clerk_sync.clerk_webhook_events e set outcome = 'pending_claimed'
-    where e.svix_id in (select svix_id from claimed) and e.outcome = 'pending'`;
+    select coalesce(array_agg(svix_id), '{}') from claimed`;
 }
 
 /**
- * 2. Upsert users by clerk_id. Order-safe: an existing row is only overwritten by a newer version,
- * ordered by (data.updated_at, versionHash), and never after deletion (deleted_at is terminal; a
- * tombstone blocks a late creation).
+ * 3. Upsert the fresh deliveries' users by clerk_id. Order-safe: an existing row is only
+ * overwritten by a newer version, ordered by (data.updated_at, versionHash), and never after
+ * deletion (deleted_at is terminal; a tombstone blocks a late creation). A claimed legacy row has
+ * no Clerk data yet: always written. Returns the Clerk ids written.
  */
-export function upsertUsers(input: SQL): SQL {
-  return sql`with ${input},
+export function upsertUsers(B: BatchNames): SQL {
+  return sql`with ${input(B)},
     written as (
       insert into ${U.$} as u (${U.clerk_id}, ${U.email}, ${U.email_verified}, ${U.first_name},
         ${U.last_name}, ${U.username}, ${U.image_url}, ${U.clerk_created_at}, ${U.clerk_updated_at})
       select i.clerk_id, i.email, i.email_verified, i.first_name, i.last_name, i.username,
         i.image_url, i.clerk_created_at, i.clerk_updated_at
       from input i
-      join clerk_sync.clerk_webhook_events e on e.svix_id = i.svix_id
-        and e.outcome in ('pending', 'pending_claimed')
+      where i.svix_id = any(${B.fresh})
       on conflict (${U.clerk_id}) do update set
         ${U.email} = excluded.${U.email},
         ${U.email_verified} = excluded.${U.email_verified},
@@ -154,59 +182,61 @@ export function upsertUsers(input: SQL): SQL {
             and ${versionHash("u")} < ${versionHash("excluded")}))
       returning u.${U.clerk_id} as clerk_id
     )
-    -- "in (select ...)" rather than a join with the CTE: the planner estimates one row for CTEs
-    -- over jsonb_to_recordset and would nest-loop them (quadratic in a backfill page of 500); a
-    -- hashed subplan stays linear. A claimed legacy row had no Clerk data: always written.
-    update clerk_sync.clerk_webhook_events e
-    set outcome = case when e.outcome = 'pending_claimed' then 'pending_claimed'
-                       when i.clerk_id in (select clerk_id from written) then 'pending_link'
-                       else 'pending_stale' end
-    from input i
-    where e.svix_id = i.svix_id and e.outcome in ('pending', 'pending_claimed')`;
+    select coalesce(array_agg(clerk_id), '{}') from written`;
 }
 
 /**
- * 3. Link or create the mentorado of each user just written that has a verified email and no
- * mentorado yet, queue its welcome email once, and settle every delivery's outcome.
+ * 4. Link or create the mentorado of each user just written (or claimed) that has a verified
+ * email and no mentorado yet, queue its welcome email once, and settle every fresh delivery's
+ * outcome.
  *
  * One upsert does both: a pre-registered profile with the same email and no user is claimed
  * (ON CONFLICT DO UPDATE ... WHERE user_id IS NULL: under a concurrent claim Postgres re-checks
  * that condition on the newest row version, so only one user ever wins); otherwise a new profile
  * is inserted. A profile already linked to someone else is left alone: `conflict`.
  */
-export function claimMentorados(input: SQL): SQL {
-  return sql`with ${input},
+export function claimMentorados(B: BatchNames): SQL {
+  return sql`with ${input(B)},
+    -- Each fresh delivery, how statements 2 and 3 left it, and its stored user (read by its
+    -- unique Clerk id, after the upsert).
+    deliveries as (
+      select i.*, u.id as user_id, u.email as stored_email, u.usable,
+        case when i.svix_id = any(${B.claimed}) then 'claimed'
+             when i.clerk_id = any(${B.written}) then 'written'
+             else 'stale' end as step
+      from input i
+      left join lateral (
+        select u.${U.id} as id, u.${U.email} as email,
+          u.${U.deleted_at} is null and u.${U.email_verified} and email_key(u.${U.email}) <> '' as usable
+        from ${U.$} u where u.${U.clerk_id} = i.clerk_id limit 1
+      ) u on true
+      where i.svix_id = any(${B.fresh})
+    ),
     -- Users just written (or claimed); and, for a stale delivery, the STORED user when an unlinked
     -- profile with its stored email exists (pre-registered after the sign-up was synced): claiming
     -- it uses only newer data, so it is order-safe, and a backfill or resync repairs such profiles.
     eligible as (
-      select u.${U.id} as user_id, u.${U.email} as email, i.nome_completo, i.turma
-      from input i
-      join clerk_sync.clerk_webhook_events e on e.svix_id = i.svix_id
-        and e.outcome in ('pending_link', 'pending_stale', 'pending_claimed')
-      join ${U.$} u on u.${U.clerk_id} = i.clerk_id
-      -- A lateral probe of the unique email_key index, one per stale user. Its gate is inside:
-      -- as the join's ON condition it was a filter applied after the probe ran, for every
-      -- delivery. Its only other condition is the email key, so that index is the only one that
-      -- can answer it. Each of these was measured to cost a scan computing email_key() (NFC
-      -- twice) over every unlinked profile: an EXISTS (a hashed subplan: ~20 ms of PostgreSQL
-      -- CPU per delivery with a few hundred profiles), "and m.user_id is null" here (the user_id
-      -- index walked over every unlinked profile: 5 ms with 800).
+      select d.user_id, d.stored_email as email, d.nome_completo, d.turma
+      from deliveries d
+      -- A probe of the unique email_key index, one per stale user; its gate is inside, so a
+      -- creation or a link never probes. Measured shapes that instead computed email_key() (NFC
+      -- twice) over every unlinked profile: an EXISTS (a hashed subplan: ~20 ms of PostgreSQL CPU
+      -- per delivery with a few hundred profiles), "and m.user_id is null" here (the user_id index
+      -- walked over every unlinked profile: 5 ms with 800).
       left join lateral (
         select m.${M.user_id} is null as found from ${M.$} m
-        where e.outcome = 'pending_stale' and email_key(m.${M.email}) = email_key(u.${U.email})
+        where d.step = 'stale' and email_key(m.${M.email}) = email_key(d.stored_email)
         limit 1
       ) unlinked on true
-      where u.${U.deleted_at} is null and u.${U.email_verified} and email_key(u.${U.email}) <> ''
-        and i.nome_completo is not null
-        and not exists (select 1 from ${M.$} m where m.${M.user_id} = u.${U.id})
-        and (e.outcome <> 'pending_stale' or unlinked.found)
+      where d.usable and d.nome_completo is not null
+        and (select m.${M.id} from ${M.$} m where m.${M.user_id} = d.user_id limit 1) is null
+        and (d.step <> 'stale' or unlinked.found)
     ),
     -- Two users of one page with the same email: the older account claims, the other is a conflict.
     claimants as (
       select distinct on (email_key(email)) * from eligible order by email_key(email), user_id
     ),
-    claimed as (
+    profiled as (
       insert into ${M.$} as m (${M.user_id}, ${M.nome_completo}, ${M.email}, ${M.turma}, ${M.origem})
       select user_id, nome_completo, email, turma, 'clerk_signup' from claimants
       on conflict ((email_key(${M.email}))) do update
@@ -217,28 +247,26 @@ export function claimMentorados(input: SQL): SQL {
     welcomed as (
       -- At most one welcome per profile, ever: re-claiming after a deletion sends none.
       insert into clerk_sync.email_outbox (kind, mentorado_id)
-      select 'welcome', id from claimed${WELCOME_GATE}
+      select 'welcome', id from profiled${WELCOME_GATE}
       on conflict (kind, mentorado_id) do nothing
     ),
     settled as (
-      -- Hashed subplans, not joins with the CTEs (see upsertUsers): linear in the page size.
-      select i.svix_id,
+      -- "in (select ...)": hashed subplans over the CTEs, linear in a backfill page of 500 (the
+      -- planner estimates one row for CTEs over jsonb_to_recordset and would nest-loop joins).
+      select d.svix_id,
         case
-          when e.outcome = 'pending_claimed' then 'claimed'
-          when u.${U.id} in (select user_id from claimed where created) then 'created'
-          when u.${U.id} in (select user_id from claimed) then 'linked'
-          when e.outcome = 'pending_stale' then 'stale'
-          when u.${U.id} in (select user_id from eligible) then 'conflict'
+          when d.step = 'claimed' then 'claimed'
+          when d.user_id in (select user_id from profiled where created) then 'created'
+          when d.user_id in (select user_id from profiled) then 'linked'
+          when d.step = 'stale' then 'stale'
+          when d.user_id in (select user_id from eligible) then 'conflict'
           else 'applied'
         end as outcome
-      from input i
-      join clerk_sync.clerk_webhook_events e on e.svix_id = i.svix_id
-        and e.outcome in ('pending_link', 'pending_stale', 'pending_claimed')
-      left join ${U.$} u on u.${U.clerk_id} = i.clerk_id
+      from deliveries d
     )
     update clerk_sync.clerk_webhook_events e set outcome = s.outcome
     from settled s
-    where e.svix_id = s.svix_id
+    where e.svix_id = any(${B.fresh}) and e.svix_id = s.svix_id
     returning e.svix_id, e.outcome`;
 }
 
@@ -248,10 +276,20 @@ export interface DeletionRecord {
   event_timestamp: string | null;
 }
 
+/**
+ * A deletion's facts as the deletion routine's parameters (lib/sync/routines.ts): $1 the delivery,
+ * $2 the Clerk user id, $3 the svix-timestamp (or null). The statements below name them so.
+ */
+const D = {
+  svix_id: sql.raw("$1"),
+  clerk_id: sql.raw("$2"),
+  event_timestamp: sql.raw("$3"),
+} as const;
+
 /** 1. (deletion) Record the delivery. */
-export function insertDeletionLedger(d: DeletionRecord): SQL {
+export function insertDeletionLedger(): SQL {
   return sql`insert into clerk_sync.clerk_webhook_events (svix_id, type, clerk_user_id, outcome, event_timestamp)
-    values (${d.svix_id}, 'user.deleted', ${d.clerk_id}, 'pending', ${d.event_timestamp}::timestamptz)
+    values (${D.svix_id}, 'user.deleted', ${D.clerk_id}, 'pending', ${D.event_timestamp})
     on conflict (svix_id) do nothing`;
 }
 
@@ -259,14 +297,14 @@ export function insertDeletionLedger(d: DeletionRecord): SQL {
  * 2. (deletion) Terminal: erase the personal fields, keep the row as a tombstone (created if the
  * deletion arrives first, so a late creation cannot revive it). Settles the outcome, returns it.
  */
-export function deleteUser(d: DeletionRecord): SQL {
+export function deleteUser(): SQL {
   return sql`with
     pending as (
-      select 1 from clerk_sync.clerk_webhook_events where svix_id = ${d.svix_id} and outcome = 'pending'
+      select 1 from clerk_sync.clerk_webhook_events where svix_id = ${D.svix_id} and outcome = 'pending'
     ),
     gone as (
       insert into ${U.$} as u (${U.clerk_id}, ${U.deleted_at})
-      select ${d.clerk_id}, now() from pending
+      select ${D.clerk_id}, now() from pending
       on conflict (${U.clerk_id}) do update set
         ${U.deleted_at} = now(), ${U.email} = null, ${U.email_verified} = null,
         ${U.first_name} = null, ${U.last_name} = null, ${U.username} = null,
@@ -274,7 +312,7 @@ export function deleteUser(d: DeletionRecord): SQL {
       where u.${U.deleted_at} is null
     )
     update clerk_sync.clerk_webhook_events set outcome = 'deleted'
-    where svix_id = ${d.svix_id} and outcome = 'pending'
+    where svix_id = ${D.svix_id} and outcome = 'pending'
     returning svix_id, outcome`;
 }
 
@@ -282,10 +320,11 @@ export function deleteUser(d: DeletionRecord): SQL {
  * 3. (deletion) Unlink the deleted user's mentorado so the profile survives and can be claimed
  * again. A statement of its own on purpose: it must see a link committed by a concurrent
  * user.created that held the users row while statement 2 waited for it (one statement reads one
- * snapshot, taken before that wait). Harmless when repeated: a deleted user never owns a profile.
+ * snapshot, taken before that wait; in the routine, each statement takes its own). Harmless when
+ * repeated: a deleted user never owns a profile.
  */
-export function unlinkDeletedUser(d: DeletionRecord): SQL {
+export function unlinkDeletedUser(): SQL {
   return sql`update ${M.$} set ${M.user_id} = null, ${M.updated_at} = now()
     where ${M.user_id} = (select ${U.id} from ${U.$}
-      where ${U.clerk_id} = ${d.clerk_id} and ${U.deleted_at} is not null)`;
+      where ${U.clerk_id} = ${D.clerk_id} and ${U.deleted_at} is not null)`;
 }

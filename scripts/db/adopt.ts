@@ -77,6 +77,7 @@ export async function runAdopt(db: Db, options: AdoptOptions): Promise<Output> {
           ? json({
               applied: true,
               migrations: result.migrations,
+              routines: result.routines,
               welcomeAfterMentoradoId: result.welcomeAfter,
               mappingFile: result.mappingFile,
               ...reportJson(result.plan),
@@ -84,6 +85,9 @@ export async function runAdopt(db: Db, options: AdoptOptions): Promise<Output> {
           : `${report}applied: our migrations (${result.migrations.length ? result.migrations.join(", ") : "none pending"}), ` +
             `then the adoption in one transaction; profiles with id <= ${result.welcomeAfter} get no welcome email.\n` +
             `mapping written to ${result.mappingFile}: commit it, then deploy.\n` +
+            (result.routines.length
+              ? `the sync's routines for this mapping: ${result.routines.join(", ")}\n`
+              : `the sync's routines for this mapping are created by npm run db:migrate once it is in drizzle/mapping.ts\n`) +
             "npm run db:adopt -- --undo prints the inverse.\n",
         stderr: "",
       };

@@ -31,6 +31,7 @@ import {
   pendingMigrations,
   readDatabaseState,
 } from "../../lib/migrations.js";
+import { ROUTINES } from "../../lib/sync/routines.js";
 import { connectionProblem, describeConnectionProblem } from "./connection-error.js";
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../drizzle", import.meta.url));
@@ -46,6 +47,8 @@ const LOCK_KEY = 7_243_114_001; // arbitrary, constant: "clerk-neon-sync migrati
 export interface MigrateResult {
   applied: string[];
   total: number;
+  /** The sync's routines (lib/sync/routines.ts) this run created: none when all were there. */
+  routines: string[];
   /** How the database was taken: `upgrade` (journal moved), `baseline` (app database), or none. */
   layout?: "upgrade" | "baseline" | undefined;
 }
@@ -189,7 +192,33 @@ export async function migrate(db: Db, folder = MIGRATIONS_FOLDER): Promise<Migra
     // Every migration was applied under the old journal: only the journal moves.
     await runBatch(db, "journal", [...journalStatements(), ...importLegacy()]);
   }
-  return { applied, total: migrations.length, layout: taken };
+  return {
+    applied,
+    total: migrations.length,
+    routines: await createRoutines(db),
+    layout: taken,
+  };
+}
+
+/**
+ * The sync's routines, built from this checkout's statements and mapping: created when missing,
+ * after the migrations (they name the tables those create). Each name carries its version, so an
+ * existing one is already this version and is left alone: re-creating it would make every
+ * connection re-plan it. Older versions are not dropped (a deployment still serving during a
+ * rollout calls them; docs/database-layout.md says how to remove them).
+ */
+export async function createRoutines(db: Db): Promise<string[]> {
+  const present = await db.execute<{ signature: string }>(sql`select s as signature
+    from unnest(${`{${ROUTINES.map((r) => `"${r.signature}"`).join(",")}}`}::text[]) as s
+    where to_regprocedure(s) is not null`);
+  const have = new Set(present.rows.map((r) => r.signature));
+  const missing = ROUTINES.filter((r) => !have.has(r.signature));
+  if (missing.length === 0) return [];
+  await runBatch(db, "routines", [
+    sql`select pg_advisory_xact_lock(${LOCK_KEY})`,
+    ...missing.map((r) => sql.raw(r.create)),
+  ]);
+  return missing.map((r) => r.name);
 }
 
 /** What the build's check finds: migrations not applied, and what the schema lacks. */
@@ -294,6 +323,12 @@ async function main(): Promise<void> {
   const { getDb } = await import("../../lib/db.js");
   const started = Date.now();
   const db = getDb();
+  if (process.argv.includes("--routines-only")) {
+    // db:adopt, right after writing drizzle/mapping.ts: the routines for that mapping, built by a
+    // process that loaded it. One JSON line: what was created.
+    console.log(JSON.stringify({ routines: await createRoutines(db) }));
+    return;
+  }
   const result = await migrate(db);
   const how =
     result.layout === "baseline"
@@ -301,8 +336,10 @@ async function main(): Promise<void> {
       : result.layout === "upgrade"
         ? "; our journal moved from drizzle.__drizzle_migrations to clerk_sync"
         : "";
+  const routines =
+    result.routines.length > 0 ? `; routines created: ${result.routines.join(", ")}` : "";
   console.log(
-    `migrations: ${result.applied.length} applied, ${result.total} in total (${Date.now() - started} ms${how})`,
+    `migrations: ${result.applied.length} applied, ${result.total} in total (${Date.now() - started} ms${how}${routines})`,
   );
   const { problems } = await checkDatabase(db);
   if (problems.length > 0) {

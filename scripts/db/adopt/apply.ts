@@ -1,9 +1,10 @@
 // What db:adopt does with a plan: read it from the database (inspect), --apply it (our migrations,
 // then the additive migration, the adoption row and our journal row in ONE transaction, then the
 // mapping file), or --undo (print the stored inverse). Exported for the tests and the CLI alike.
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, relative } from "node:path";
+import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { z } from "zod";
@@ -80,6 +81,8 @@ export type ApplyResult =
       mappingFile: string;
       migrations: string[];
       welcomeAfter: number;
+      /** The sync's routines created for the new mapping (empty when it was written elsewhere). */
+      routines: string[];
     };
 
 export async function apply(
@@ -138,7 +141,28 @@ export async function apply(
     mappingFile: file,
     migrations: migrated.applied,
     welcomeAfter: Number(row.rows[0]?.n ?? 0),
+    routines: resolve(file) === DEFAULT_MAPPING_FILE ? routinesForWrittenMapping() : [],
   };
+}
+
+const MIGRATE_SCRIPT = fileURLToPath(new URL("../migrate.ts", import.meta.url));
+
+/**
+ * The sync's routines are built from drizzle/mapping.ts (lib/sync/routines.ts), which this process
+ * loaded before the adoption rewrote it: a new process, with the same environment, creates the
+ * ones for the mapping just written (`npm run db:migrate -- --routines-only`).
+ */
+function routinesForWrittenMapping(): string[] {
+  const out = execFileSync(
+    process.execPath,
+    ["--import", "tsx", MIGRATE_SCRIPT, "--routines-only"],
+    {
+      env: process.env,
+      encoding: "utf8",
+    },
+  );
+  const last = out.trim().split("\n").at(-1) ?? "{}";
+  return z.object({ routines: z.array(z.string()) }).parse(JSON.parse(last)).routines;
 }
 
 /** The stored inverse, or null when this database was not adopted. Reads only. */
