@@ -531,15 +531,22 @@ function targets(
   meResults: MePhaseResult[],
   backendKind: string,
 ): Target[] {
+  // The older targets are judged on the base phases (the smallest preload); issue 25's on all.
+  const basePreload = Math.min(...results.map((r) => r.preload));
   const find = (v: Variant, rtt: number, c?: number) =>
     results.find(
-      (r) => r.variant === v && r.rttMs === rtt && (c === undefined || r.concurrency === c),
+      (r) =>
+        r.variant === v &&
+        r.rttMs === rtt &&
+        r.preload === basePreload &&
+        (c === undefined || r.concurrency === c),
     );
   const out: Target[] = [];
   // The issue's targets are for PostgreSQL; on PGlite only the round-trip count is judged.
   const pg = backendKind === "postgres";
   const judge = (ok: boolean | null): boolean | null => (pg ? ok : null);
-  const ours = results.filter((r) => r.variant === "ours");
+  const allOurs = results.filter((r) => r.variant === "ours");
+  const ours = allOurs.filter((r) => r.preload === basePreload);
   const maxSql = ours.length ? Math.max(...ours.map((r) => r.sqlRequestsPerEvent)) : null;
   out.push({
     target: "SQL HTTP requests per accepted event (ours)",
@@ -593,7 +600,7 @@ function targets(
         r.concurrency === o.concurrency &&
         r.preload === o.preload,
     );
-  for (const o of ours) {
+  for (const o of allOurs) {
     const b = peer("baseline", o);
     const oc = o.postgresBackendCpuMsPerEvent;
     const bc = b?.postgresBackendCpuMsPerEvent ?? null;
@@ -605,8 +612,8 @@ function targets(
       met: judge(oc <= bc),
     });
   }
-  for (const rtt of [...new Set(ours.map((r) => r.rttMs))]) {
-    const atRtt = ours.filter((r) => r.rttMs === rtt && r.postgresBackendCpuMsPerEvent !== null);
+  for (const rtt of [...new Set(allOurs.map((r) => r.rttMs))]) {
+    const atRtt = allOurs.filter((r) => r.rttMs === rtt && r.postgresBackendCpuMsPerEvent !== null);
     const small = atRtt.find((r) => r.preload === Math.min(...atRtt.map((x) => x.preload)));
     const large = atRtt.find((r) => r.preload === Math.max(...atRtt.map((x) => x.preload)));
     if (!small || !large || small === large) continue;
@@ -621,7 +628,7 @@ function targets(
       met: judge(x <= 1.2),
     });
   }
-  for (const o of ours.filter((r) => r.rttMs === 0)) {
+  for (const o of allOurs.filter((r) => r.rttMs === 0)) {
     const b = peer("baseline", o);
     if (!b) continue;
     const x = round(o.eventsPerSec / b.eventsPerSec, 2);
@@ -762,7 +769,7 @@ async function main(): Promise<void> {
       floorCpuMs: f?.functionCpuMsPerEvent ?? null,
     };
   });
-  const t = targets(base, meResults, a.ready.backendKind);
+  const t = targets(results, meResults, a.ready.backendKind);
 
   if (results.length) {
     console.log(

@@ -66,8 +66,12 @@ interface Step<N> {
  * costs nothing, so a plan made then may prefer one to an index. With sequential scans priced out,
  * and every read written as a lookup by a unique key (lib/sync/statements.ts), the plan is an index
  * plan whatever the statistics say (tests/plans.test.ts checks each statement in each state).
+ * force_generic_plan: PL/pgSQL would otherwise compare each generic plan with the custom plans of
+ * the first calls, and keep planning anew on every call when the generic one's estimate is higher
+ * (an array parameter is estimated at 10 elements, a known one at its size): planning is what
+ * the routine exists to stop repeating.
  */
-const PLANNER_SETTINGS = { enable_seqscan: "off" } as const;
+const PLANNER_SETTINGS = { enable_seqscan: "off", plan_cache_mode: "force_generic_plan" } as const;
 
 const dialect = new PgDialect();
 
