@@ -56,7 +56,15 @@ async function enableStatementStats(
   await adminQuery(dbUrl, "create extension if not exists pg_stat_statements");
   try {
     await adminQuery(adminUrl, `alter database ${name} set pg_stat_statements.track_planning = on`);
-    return { available: true, planning: true, note: "pg_stat_statements, track_planning on" };
+    // Nested statements too: the sync's own run inside its routine (lib/sync/routines.ts), where
+    // they are planned once per connection; execution is summed over top-level statements only
+    // (a routine's time includes its statements'), planning over every level.
+    await adminQuery(adminUrl, `alter database ${name} set pg_stat_statements.track = 'all'`);
+    return {
+      available: true,
+      planning: true,
+      note: "pg_stat_statements, track_planning on, track all (planning at every level, execution of top-level statements)",
+    };
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     return {
@@ -137,7 +145,8 @@ async function statementTimes(): Promise<{ planMs: number | null; execMs: number
   if (backend?.kind !== "postgres" || !statementStats.available)
     return { planMs: null, execMs: null };
   const r = await backend.query({
-    query: `select coalesce(sum(total_plan_time), 0), coalesce(sum(total_exec_time), 0)
+    query: `select coalesce(sum(total_plan_time), 0),
+        coalesce(sum(total_exec_time) filter (where toplevel), 0)
       from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())`,
     params: [],
   });

@@ -15,6 +15,17 @@ export function healthHint(body: Record<string, unknown>): string | undefined {
     );
   }
   if (typeof body.migrations_pending === "number" && body.migrations_pending > 0) return MIGRATE;
+  const problems = Array.isArray(body.schema_problems) ? body.schema_problems : [];
+  if (
+    body.error === "schema_mismatch" &&
+    problems.length > 0 &&
+    problems.every((p) => typeof p === "string" && p.startsWith("function clerk_sync."))
+  ) {
+    return (
+      "this version's routines are missing (schema_problems): the code was deployed without " +
+      `migrating; ${MIGRATE}`
+    );
+  }
   if (body.error === "schema_mismatch") {
     return (
       "the database lacks what the sync needs (schema_problems): on the app's own tables, " +

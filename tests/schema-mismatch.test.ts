@@ -10,6 +10,7 @@ import * as healthRoute from "../api/health.js";
 import * as meRoute from "../api/me.js";
 import { getDb } from "../lib/db.js";
 import { REQUIRED_ARBITERS, REQUIRED_TABLES } from "../lib/schema-shape.js";
+import { DELETION_ROUTINE, USERS_ROUTINE } from "../lib/sync/routines.js";
 import { clerkSource } from "../scripts/backfill/clerk.js";
 import { runBackfill } from "../scripts/backfill/run.js";
 import { type ClerkApi, startClerkApi } from "../scripts/local/clerk-api.js";
@@ -68,6 +69,11 @@ interface Case {
 }
 
 const EMAIL = "pessoa@mismatch.example";
+/** `alter function <routine> rename to <name>`, and back. */
+const renameRoutine = (r: typeof USERS_ROUTINE, to: string) => [
+  `alter function ${r.signature} rename to ${to}`,
+  `alter function clerk_sync.${to}${r.signature.slice(r.signature.indexOf("("))} rename to ${r.name.split(".")[1]}`,
+];
 sensitive.add(EMAIL);
 
 const CASES: Case[] = [
@@ -92,6 +98,14 @@ const CASES: Case[] = [
     what: "email_key() is gone",
     breaks: ["alter function email_key(text) rename to email_key_old"],
     fixes: ["alter function email_key_old(text) rename to email_key"],
+    logged: {},
+    outcome: "created",
+  },
+  {
+    sqlstate: "42883",
+    what: "this version's routine is missing (deployed, not migrated)",
+    breaks: renameRoutine(USERS_ROUTINE, "sync_users_gone").slice(0, 1),
+    fixes: renameRoutine(USERS_ROUTINE, "sync_users_gone").slice(1),
     logged: {},
     outcome: "created",
   },
@@ -354,6 +368,25 @@ describe("/api/health names each object the sync needs, in turn, in one select",
       // The index follows the function it calls, under its new name.
       "unique index on public.mentorados (email_key(email)) (missing)",
     );
+    for (const r of [USERS_ROUTINE, DELETION_ROUTINE]) {
+      const [breaks, fixes] = renameRoutine(r, "sync_routine_gone") as [string, string];
+      await one(breaks, fixes, `function ${r.signature} (missing)`);
+    }
+    // Both missing, as on a database this version was deployed to without migrating: the hint
+    // says to migrate.
+    const both = [USERS_ROUTINE, DELETION_ROUTINE].map((r, i) => renameRoutine(r, `gone_${i}`));
+    await exec(...both.map(([b]) => b!));
+    try {
+      expect((await health()).body).toMatchObject({
+        error: "schema_mismatch",
+        schema_problems: [USERS_ROUTINE, DELETION_ROUTINE]
+          .map((r) => `function ${r.signature} (missing)`)
+          .sort(),
+        hint: expect.stringMatching(/routines are missing.*npm run db:migrate/),
+      });
+    } finally {
+      await exec(...both.map(([, f]) => f!));
+    }
     const indexes: Record<string, [string, string]> = {
       "public.users": [
         "alter table users drop constraint users_clerk_id_unique",

@@ -81,7 +81,8 @@ async function main(): Promise<void> {
   try {
     const result = await migrate(getDb());
     console.log(
-      `migrations: ${result.applied.length} applied, ${result.total} in total ` +
+      `migrations: ${result.applied.length} applied, ${result.total} in total` +
+        `${result.routines.length ? `, routines created: ${result.routines.join(", ")}` : ""} ` +
         `(${Date.now() - started} ms in all)`,
     );
   } catch (err) {
@@ -95,8 +96,12 @@ async function main(): Promise<void> {
 /** The functions would answer schema_mismatch: fail the build, naming what is missing. */
 function failOnShape(problems: string[]): void {
   if (problems.length === 0) return;
+  // This version's routines are missing only where no migration ran with this code.
+  const routines = problems.some((p) => p.startsWith("function clerk_sync."))
+    ? " The sync's routines of this version are created by `npm run db:migrate` with the database owner's DATABASE_URL."
+    : "";
   fail(
-    `schema: this database lacks what the sync needs: ${problems.join("; ")}. ` +
+    `schema: this database lacks what the sync needs: ${problems.join("; ")}.${routines} ` +
       "Where the app owns users and mentorados, add them as docs/database-layout.md says, then redeploy.",
   );
 }
