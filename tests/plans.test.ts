@@ -6,7 +6,10 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../lib/db.js";
+import { applyUsers } from "../lib/sync/apply.js";
 import { DELETION_ROUTINE, ROUTINES, USERS_ROUTINE } from "../lib/sync/routines.js";
+import type { UserRecord } from "../lib/sync/statements.js";
+import { freshDatabase } from "./helpers/fresh-database.js";
 
 const WATCHED = new Set(["users", "mentorados", "clerk_webhook_events"]);
 
@@ -142,4 +145,38 @@ describe("plans of the sync's statements", () => {
       expect(fresh).toEqual(clean(fresh));
     }, 300_000);
   }
+});
+
+describe("the routines' plans outlive Neon's per-request reset", () => {
+  it("a later request on the same connection finds the user routine's statements planned, once", async () => {
+    // One pooled connection, statements sent as Neon's proxy sends them, reset as it resets
+    // (CLOSE ALL, RESET ALL, DEALLOCATE ALL, DISCARD TEMP...): every request below reaches the
+    // same backend after a reset.
+    const fresh = await freshDatabase({ poolSize: 1, statements: "unnamed" });
+    const saved = process.env.NEON_LOCAL_FETCH_ENDPOINT;
+    try {
+      await fresh.migrate();
+      process.env.NEON_LOCAL_FETCH_ENDPOINT = fresh.endpoint.url;
+      const db = getDb();
+      const plans = async () => {
+        const r = await db.execute<{ name: string; n: number }>(sql`select name, count(*)::int as n
+          from pg_backend_memory_contexts
+          where ident like '%jsonb_to_recordset%' and ident not like '%pg_backend_memory_contexts%'
+          group by name`);
+        return Object.fromEntries(r.rows.map((x) => [x.name, x.n]));
+      };
+      expect(await plans()).toEqual({});
+      for (let i = 1; i <= 8; i++) {
+        const user = JSON.parse(oneUser(i))[0] as UserRecord;
+        const { result } = await applyUsers(db, [user]);
+        expect(result.get(user.svix_id)).toBe("created");
+      }
+      // Each of its statements once, with its generic plan: kept, not re-made per request.
+      const statements = USERS_ROUTINE.prepared.length;
+      expect(await plans()).toEqual({ CachedPlanSource: statements, CachedPlan: statements });
+    } finally {
+      process.env.NEON_LOCAL_FETCH_ENDPOINT = saved;
+      await fresh.close();
+    }
+  }, 120_000);
 });

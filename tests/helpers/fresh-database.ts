@@ -4,7 +4,11 @@
 
 import { getDb } from "../../lib/db.js";
 import { migrate } from "../../scripts/db/migrate.js";
-import { openBackend, type SqlBackend } from "../../scripts/local/sql-backends.js";
+import {
+  openBackend,
+  type SqlBackend,
+  type StatementMode,
+} from "../../scripts/local/sql-backends.js";
 import { type SqlEndpoint, startSqlEndpoint } from "../../scripts/local/sql-endpoint.js";
 import { createTestDatabase } from "./global-setup.js";
 import { inject } from "./provided.js";
@@ -19,12 +23,15 @@ export interface FreshDatabase {
   close(): Promise<void>;
 }
 
-export async function freshDatabase(): Promise<FreshDatabase> {
+/** `backend`: the PostgreSQL backend's pool size and statement mode (defaults: the endpoint's). */
+export async function freshDatabase(
+  options: { poolSize?: number; statements?: StatementMode } = {},
+): Promise<FreshDatabase> {
   const created =
     inject("backendKind") === "postgres"
       ? await createTestDatabase(inject("backendDatabaseUrl"))
       : undefined;
-  const backend = await openBackend({ databaseUrl: created?.url });
+  const backend = await openBackend({ databaseUrl: created?.url, ...options });
   const endpoint = await startSqlEndpoint({ backend });
   return {
     backend,
