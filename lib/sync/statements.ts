@@ -135,12 +135,16 @@ export function claimLegacyUsers(B: BatchNames): SQL {
       where i.svix_id = any(${B.fresh}) and i.email_verified and email_key(i.email) <> ''
         and (select x.${U.id} from ${U.$} x where x.${U.clerk_id} = i.clerk_id limit 1) is null
     ),
+    -- A probe of db:adopt's partial index on legacy rows' email keys, per candidate (an aggregate
+    -- subquery is never flattened into a join that could read that index whole).
     legacy as (
-      select c.svix_id, c.clerk_id, min(u.${U.id}) as id
+      select c.svix_id, c.clerk_id, l.id
       from candidates c
-      join ${U.$} u on email_key(u.${U.email}) = c.key and u.${U.clerk_id} is null
-      group by c.svix_id, c.clerk_id
-      having count(*) = 1
+      cross join lateral (
+        select min(u.${U.id}) as id, count(*) as n from ${U.$} u
+        where email_key(u.${U.email}) = c.key and u.${U.clerk_id} is null
+      ) l
+      where l.n = 1
     ),
     claimed as (
       update ${U.$} u set ${U.clerk_id} = l.clerk_id

@@ -134,6 +134,11 @@ export async function apply(
   const row = await db.execute<{ n: number }>(
     sql`select welcome_after_mentorado_id as n from clerk_sync.adoption where id = 1`,
   );
+  // Fresh statistics for the tables the sync's routines will plan against once per connection:
+  // the new columns (all legacy rows' Clerk ids are null) and indexes have none yet, and a plan
+  // made on none may walk every legacy row for the claim. Only an optimisation: the adoption has
+  // committed, so a refusal (not the owner) changes nothing of it.
+  await db.execute(sql`analyze "public"."users", "public"."mentorados"`).catch(() => undefined);
   writeMappingFile(file, plan.mapping);
   return {
     kind: "applied",
