@@ -2,6 +2,8 @@
 // banner points at it; a deployment's check reads it). Added to the answer of lib/health.ts as
 // `hint` without changing its fields: one sentence per known condition, never a value of the
 // configuration (not even the database's host).
+import { isMissingRoutine } from "./schema-shape.js";
+
 const MIGRATE =
   "apply the pending migrations with `npm run db:migrate` (DATABASE_URL set to this database), " +
   "or redeploy: the Vercel build applies them; `npm run dev -- --migrate` applies them from a laptop";
@@ -15,12 +17,8 @@ export function healthHint(body: Record<string, unknown>): string | undefined {
     );
   }
   if (typeof body.migrations_pending === "number" && body.migrations_pending > 0) return MIGRATE;
-  const problems = Array.isArray(body.schema_problems) ? body.schema_problems : [];
-  if (
-    body.error === "schema_mismatch" &&
-    problems.length > 0 &&
-    problems.every((p) => typeof p === "string" && p.startsWith("function clerk_sync."))
-  ) {
+  const problems: unknown[] = Array.isArray(body.schema_problems) ? body.schema_problems : [];
+  if (body.error === "schema_mismatch" && problems.length > 0 && problems.every(isMissingRoutine)) {
     return (
       "this version's routines are missing (schema_problems): the code was deployed without " +
       `migrating; ${MIGRATE}`

@@ -131,6 +131,17 @@ export const REQUIRED_FUNCTIONS: readonly string[] = [
   ...ROUTINES.map((r) => r.signature),
 ];
 
+/** shapeProblems()' words for this version's routines when they are missing. */
+const MISSING_ROUTINES = new Set(ROUTINES.map((r) => `function ${r.signature} (missing)`));
+
+/**
+ * Whether a problem of shapeProblems() is one of this version's routines missing: the code was
+ * deployed where no migration ran with it (`npm run db:migrate` creates them).
+ */
+export function isMissingRoutine(problem: unknown): boolean {
+  return typeof problem === "string" && MISSING_ROUTINES.has(problem);
+}
+
 /**
  * The ON CONFLICT arbiters: a unique, non-partial index on exactly these columns (or this
  * expression), or Postgres answers 42P10. An expression is matched as pg_get_expr renders it,

@@ -10,6 +10,7 @@
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError, getDbEnv } from "../../lib/env.js";
+import { isMissingRoutine } from "../../lib/schema-shape.js";
 import {
   checkDatabase,
   type DatabaseCheck,
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
 function failOnShape(problems: string[]): void {
   if (problems.length === 0) return;
   // This version's routines are missing only where no migration ran with this code.
-  const routines = problems.some((p) => p.startsWith("function clerk_sync."))
+  const routines = problems.some(isMissingRoutine)
     ? " The sync's routines of this version are created by `npm run db:migrate` with the database owner's DATABASE_URL."
     : "";
   fail(
